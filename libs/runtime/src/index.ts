@@ -1,0 +1,5 @@
+export * from './log';
+export * from './errors';
+export * from './flags';
+export * from './duration';
+export * from './app';

@@ -1,0 +1,4 @@
+/**
+ * @mesh/xds: planned. Nothing is exported yet; see README.md, "Status".
+ */
+export {};
