@@ -62,11 +62,12 @@ describe('tracing and routing headers reach the callee', () => {
   it('productpage makes up an x-request-id when none came in, the same for both callees', async () => {
     const res = await http('GET', `http://127.0.0.1:${productpage.address.port}/productpage`);
     assert.equal(res.status, 200);
-    const a = details.seen.at(-1)!.headers['x-request-id'];
-    const b = reviews.seen.at(-1)!.headers['x-request-id'];
+    const lastDetails = details.seen[details.seen.length - 1];
+    const a = lastDetails.headers['x-request-id'];
+    const b = reviews.seen[reviews.seen.length - 1].headers['x-request-id'];
     assert.ok(typeof a === 'string' && a.length > 0);
     assert.equal(a, b);
-    assert.equal(details.seen.at(-1)!.headers['end-user'], undefined, 'no login, no end-user');
+    assert.equal(lastDetails.headers['end-user'], undefined, 'no login, no end-user');
   });
 
   it('reviews v2 copies the headers it received to ratings', async () => {

@@ -47,8 +47,9 @@ export function startService(name: string, args: string[], timeoutMs = 20_000): 
       child.kill('SIGKILL');
       reject(new Error(`${name} did not log "listening" within ${timeoutMs} ms; log:\n${text}`));
     }, timeoutMs);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
+    const stderr = child.stderr as NonNullable<ChildProcess['stderr']>;
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
       text += chunk;
       const m = /"msg":"listening".*"address":"([^"]+)"/.exec(text);
       if (m) {
