@@ -1,0 +1,269 @@
+/**
+ * AdsClient: a State-of-the-World ADS client for the sidecar. It sends the node on the first request,
+ * subscribes per type (wildcard LDS/CDS, named RDS/EDS, changeable at any time), hands the decoded
+ * resources of a type to the consumer's handler, ACKs what the handler accepts and NACKs (error_detail
+ * with field paths) what it rejects. When the server goes away it keeps the last good config, reconnects
+ * with exponential backoff and jitter, and re-subscribes with the versions it holds.
+ *
+ *   const client = new AdsClient({ target: '127.0.0.1:15010', node: { id: 'sidecar~...' } });
+ *   client.subscribe(TYPE_URL.LISTENER, '*', (update) => validateAndApply(update)); // returns errors or undefined
+ *   client.start();
+ */
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { createLogger, type Logger } from '@mesh/runtime';
+import { xdsErrors } from './errors';
+import { encodeNode, type XdsNodeInput } from './node';
+import { decodeAny, loadXdsProtos, resourceName, WILDCARD_TYPES, type DecodedAny, type WireAny } from './protos';
+import { formatValidationErrors, type ValidationError } from './validation';
+
+/** The full current set of one type after a response was merged (LDS/CDS: full state; RDS/EDS: merged). */
+export interface AdsUpdate {
+  typeUrl: string;
+  version: string;
+  resources: ReadonlyMap<string, DecodedAny>;
+  /** Names added or changed by this response. */
+  changed: string[];
+  /** Names removed by this response (LDS/CDS only). */
+  removed: string[];
+}
+
+/** Returns validation errors to NACK (the update is not applied), or nothing to ACK. May throw (= NACK). */
+export type AdsUpdateHandler = (update: AdsUpdate) => readonly ValidationError[] | undefined | void;
+
+export interface AdsBackoff {
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+  /** 0..1: each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  jitter: number;
+}
+
+export interface AdsClientOptions {
+  /** host:port of the ADS server. */
+  target: string;
+  node: XdsNodeInput;
+  credentials?: grpc.ChannelCredentials;
+  logger?: Logger;
+  backoff?: Partial<AdsBackoff>;
+}
+
+export interface AdsClientEvents {
+  connected: [];
+  disconnected: [reason: string];
+  ack: [event: { typeUrl: string; version: string; nonce: string }];
+  nack: [event: { typeUrl: string; version: string; nonce: string; message: string }];
+}
+
+interface TypeState {
+  typeUrl: string;
+  wildcard: boolean;
+  names: Set<string>;
+  handler: AdsUpdateHandler;
+  version: string;
+  resources: Map<string, DecodedAny>;
+  /** Last nonce received on the current stream. */
+  nonce: string;
+}
+
+const DEFAULT_BACKOFF: AdsBackoff = { initialMs: 500, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
+
+type AdsCall = grpc.ClientDuplexStream<unknown, unknown>;
+
+export class AdsClient extends EventEmitter<AdsClientEvents> {
+  private readonly types = new Map<string, TypeState>();
+  private readonly log: Logger;
+  private readonly backoff: AdsBackoff;
+  private client: grpc.Client | undefined;
+  private call: AdsCall | undefined;
+  private nodeSent = false;
+  private started = false;
+  private closed = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private isConnected = false;
+
+  constructor(private readonly options: AdsClientOptions) {
+    super();
+    this.log = (options.logger ?? createLogger('xds-client')).child({ node: options.node.id, target: options.target });
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  }
+
+  /** True while a stream is open and the server has answered on it. */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /**
+   * Subscribes to a type ('*' = wildcard, LDS/CDS only) or replaces its names; the handler receives every
+   * accepted update of that type. May be called before or after start().
+   */
+  subscribe(typeUrl: string, names: '*' | readonly string[], handler?: AdsUpdateHandler): void {
+    if (this.closed) throw xdsErrors.create('CLIENT_CLOSED', { target: this.options.target });
+    let state = this.types.get(typeUrl);
+    if (!state) {
+      if (!handler) throw new Error(`subscribe(${typeUrl}): a handler is required on the first subscription`);
+      state = { typeUrl, wildcard: false, names: new Set(), handler, version: '', resources: new Map(), nonce: '' };
+      this.types.set(typeUrl, state);
+    } else if (handler) {
+      state.handler = handler;
+    }
+    if (names === '*' && !WILDCARD_TYPES.has(typeUrl)) throw new Error(`wildcard is only allowed for LDS and CDS, not ${typeUrl}`);
+    state.wildcard = names === '*';
+    state.names = new Set(names === '*' ? [] : names);
+    // Names dropped from an RDS/EDS subscription leave the local set.
+    if (!state.wildcard && !WILDCARD_TYPES.has(typeUrl)) {
+      for (const name of [...state.resources.keys()]) if (!state.names.has(name)) state.resources.delete(name);
+    }
+    if (this.call) this.sendRequest(state);
+  }
+
+  /** The last accepted version and resources of a type (kept while the server is away). */
+  current(typeUrl: string): { version: string; resources: ReadonlyMap<string, DecodedAny> } | undefined {
+    const s = this.types.get(typeUrl);
+    return s ? { version: s.version, resources: s.resources } : undefined;
+  }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    const def = loadXdsProtos().packageDefinition;
+    const Ctor = grpc.makeGenericClientConstructor(
+      def['envoy.service.discovery.v3.AggregatedDiscoveryService'] as grpc.ServiceDefinition,
+      'AggregatedDiscoveryService',
+    );
+    this.client = new Ctor(this.options.target, this.options.credentials ?? grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+    this.connect();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const call = this.call;
+    this.call = undefined;
+    if (call) {
+      call.removeAllListeners();
+      call.on('error', () => undefined);
+      call.cancel();
+    }
+    this.client?.close();
+    this.isConnected = false;
+  }
+
+  private connect(): void {
+    if (this.closed || !this.client) return;
+    const method = (this.client as unknown as { StreamAggregatedResources: () => AdsCall }).StreamAggregatedResources;
+    const call = method.call(this.client);
+    this.call = call;
+    this.nodeSent = false;
+    let ended = false;
+    const onEnd = (reason: string): void => {
+      if (ended) return;
+      ended = true;
+      if (this.call === call) this.call = undefined;
+      const was = this.isConnected;
+      this.isConnected = false;
+      if (this.closed) return;
+      if (was) this.emit('disconnected', reason);
+      this.scheduleReconnect(reason);
+    };
+    call.on('data', (res: unknown) => {
+      if (this.call !== call) return;
+      if (!this.isConnected) {
+        this.isConnected = true;
+        this.attempt = 0;
+        this.log.info('ADS stream established');
+        this.emit('connected');
+      }
+      try {
+        this.onResponse(res);
+      } catch (err) {
+        this.log.error('failed to handle a discovery response', { err });
+      }
+    });
+    call.on('error', (err: grpc.ServiceError) => onEnd(`${grpc.status[err.code] ?? err.code}: ${err.details ?? err.message}`));
+    call.on('end', () => onEnd('stream ended by server'));
+    for (const state of this.types.values()) {
+      state.nonce = '';
+      this.sendRequest(state);
+    }
+  }
+
+  private scheduleReconnect(reason: string): void {
+    const b = this.backoff;
+    const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.multiplier, this.attempt));
+    const delay = Math.max(0, Math.round(base * (1 - b.jitter + Math.random() * 2 * b.jitter)));
+    this.attempt++;
+    this.log.warn('ADS stream lost, reconnecting', { reason, delayMs: delay, attempt: this.attempt });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private sendRequest(state: TypeState, errorDetail?: string): void {
+    if (!this.call) return;
+    const req: Record<string, unknown> = {
+      version_info: state.version,
+      resource_names: state.wildcard ? [] : [...state.names],
+      type_url: state.typeUrl,
+      response_nonce: state.nonce,
+    };
+    if (errorDetail !== undefined) req.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: errorDetail, details: [] };
+    if (!this.nodeSent) {
+      req.node = encodeNode(this.options.node);
+      this.nodeSent = true;
+    }
+    this.call.write(req);
+  }
+
+  private onResponse(raw: unknown): void {
+    const res = raw as { version_info?: string; resources?: WireAny[]; type_url?: string; nonce?: string };
+    const typeUrl = res.type_url ?? '';
+    const state = this.types.get(typeUrl);
+    if (!state) {
+      this.log.warn('response for a type we did not subscribe to', { typeUrl });
+      return;
+    }
+    state.nonce = res.nonce ?? '';
+    const version = res.version_info ?? '';
+    const fullState = WILDCARD_TYPES.has(typeUrl);
+    const received = new Map<string, DecodedAny>();
+    const errors: ValidationError[] = [];
+    (res.resources ?? []).forEach((any, i) => {
+      try {
+        if (any.type_url !== typeUrl) throw new Error(`type_url ${any.type_url} in a ${typeUrl} response`);
+        const decoded = decodeAny(any);
+        received.set(resourceName(typeUrl, decoded), decoded);
+      } catch (err) {
+        errors.push({ path: `resources[${i}]`, message: (err as Error).message });
+      }
+    });
+    const next = fullState ? new Map<string, DecodedAny>() : new Map(state.resources);
+    for (const [name, r] of received) if (state.wildcard || state.names.has(name)) next.set(name, r);
+    const removed = fullState ? [...state.resources.keys()].filter((n) => !next.has(n)) : [];
+    if (errors.length === 0) {
+      try {
+        const found = state.handler({ typeUrl, version, resources: next, changed: [...received.keys()], removed });
+        if (found) errors.push(...found);
+      } catch (err) {
+        errors.push({ path: '', message: `handler failed: ${(err as Error).message}` });
+      }
+    }
+    if (errors.length > 0) {
+      const message = formatValidationErrors(errors);
+      this.log.warn('NACK', { typeUrl, version, error: message });
+      this.sendRequest(state, message);
+      this.emit('nack', { typeUrl, version, nonce: state.nonce, message });
+      return;
+    }
+    state.version = version;
+    state.resources = next;
+    this.sendRequest(state);
+    this.log.debug('ACK', { typeUrl, version, resources: next.size });
+    this.emit('ack', { typeUrl, version, nonce: state.nonce });
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Envoy's v3 protos, loaded once (lazily) from the copies shipped inside @grpc/grpc-js-xds, and the helpers
+ * that move a resource between its canonical JS shape and the wire.
+ *
+ * The canonical shape of a resource everywhere in the mesh is @grpc/proto-loader's decoded object form with
+ * keepCase/json: snake_case field names, a nested Any as `{ '@type': 'type.googleapis.com/...', ...fields }`,
+ * 64-bit integers and durations' seconds as strings, enums as their names.
+ */
+import * as path from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
+import * as fs from 'node:fs';
+import type * as protobuf from 'protobufjs';
+import { Root } from 'protobufjs';
+import { xdsErrors } from './errors';
+
+const TYPE_PREFIX = 'type.googleapis.com/';
+
+/** Type URLs of the resources served over ADS/SDS. */
+export const TYPE_URL = {
+  LISTENER: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  ROUTE: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  CLUSTER: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  ENDPOINT: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  SECRET: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
+
+/** Type URLs of extension configs carried in `typed_config` Anys. */
+export const EXTENSION_TYPE_URL = {
+  HTTP_CONNECTION_MANAGER:
+    'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  ROUTER: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  FAULT: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  HTTP_RBAC: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  HTTP_RBAC_PER_ROUTE: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
+  NETWORK_RBAC: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+  CORS: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
+  CORS_POLICY: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
+  TCP_PROXY: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  UPSTREAM_TLS: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  DOWNSTREAM_TLS: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  HTTP_PROTOCOL_OPTIONS: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;
+
+/** All xDS resource type URLs this library serves, in make-before-break push order. */
+export const PUSH_ORDER: readonly XdsTypeUrl[] = [
+  TYPE_URL.CLUSTER,
+  TYPE_URL.ENDPOINT,
+  TYPE_URL.LISTENER,
+  TYPE_URL.ROUTE,
+  TYPE_URL.SECRET,
+];
+
+/** Wildcard (subscribe to all) applies to these types only. */
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TYPE_URL.LISTENER, TYPE_URL.CLUSTER]);
+
+export function isXdsTypeUrl(value: string): value is XdsTypeUrl {
+  return (PUSH_ORDER as readonly string[]).includes(value);
+}
+
+/** A resource (or any message) in canonical decoded form. */
+export type XdsMessage = Record<string, unknown>;
+/** A decoded Any: `{ '@type': url, ...fields }`. */
+export type DecodedAny = { '@type': string } & XdsMessage;
+/** An Any as it travels in DiscoveryResponse.resources. */
+export interface WireAny {
+  type_url: string;
+  value: Buffer;
+}
+
+const PROTO_FILES = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/secret/v3/sds.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/admin/v3/config_dump.proto',
+];
+
+/** proto-loader options used everywhere in the mesh (the canonical shape follows from them). */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  json: true,
+};
+
+/** Where Envoy's protos live: node_modules/@grpc/grpc-js-xds/deps/{envoy-api,xds,googleapis,protoc-gen-validate}. */
+export function envoyProtoIncludeDirs(): string[] {
+  const root = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+  return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(root, d));
+}
+
+export interface XdsProtos {
+  /** The package definition for grpc-js (services: ADS, SDS). */
+  readonly packageDefinition: protoLoader.PackageDefinition;
+  /** The protobufjs type of a message by full name (e.g. 'envoy.config.listener.v3.Listener'). */
+  messageType(fullName: string): protobuf.Type;
+}
+
+let loaded: XdsProtos | undefined;
+
+/** Loads the protos on first use (about 0.4 s) and returns the same object afterwards. */
+export function loadXdsProtos(): XdsProtos {
+  if (loaded) return loaded;
+  const packageDefinition = protoLoader.loadSync(PROTO_FILES, {
+    ...PROTO_LOADER_OPTIONS,
+    includeDirs: envoyProtoIncludeDirs(),
+  });
+  const types = new Map<string, protobuf.Type>();
+  const messageType = (fullName: string): protobuf.Type => {
+    let type = types.get(fullName);
+    if (!type) {
+      type = reflectionRoot().lookupType(fullName);
+      types.set(fullName, type);
+    }
+    return type;
+  };
+  loaded = { packageDefinition, messageType };
+  return loaded;
+}
+
+let root: protobuf.Root | undefined;
+
+/**
+ * The same files as a protobufjs reflection Root (proto-loader does not expose its own), used to encode and
+ * decode resources and to expand nested Anys by '@type'.
+ */
+function reflectionRoot(): protobuf.Root {
+  if (root) return root;
+  const r = new Root();
+  const dirs = envoyProtoIncludeDirs();
+  r.resolvePath = (_origin, target) => {
+    if (path.isAbsolute(target)) return target;
+    for (const dir of dirs) {
+      const candidate = path.join(dir, target);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  r.loadSync(PROTO_FILES, { keepCase: true });
+  r.resolveAll();
+  root = r;
+  return r;
+}
+
+const CONVERSION: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  json: true,
+};
+
+/** The message name of a type URL: 'type.googleapis.com/a.b.C' -> 'a.b.C'. */
+export function messageNameOf(typeUrl: string): string {
+  const slash = typeUrl.lastIndexOf('/');
+  return slash >= 0 ? typeUrl.slice(slash + 1) : typeUrl;
+}
+
+export function typeUrlOf(messageName: string): string {
+  return TYPE_PREFIX + messageName;
+}
+
+/**
+ * Encodes a message in canonical form to protobuf bytes. Throws MESH_ERR_XDS_ENCODE naming the type and the
+ * first field that does not fit.
+ */
+export function encodeMessage(typeUrl: string, message: object): Buffer {
+  const type = lookup(typeUrl);
+  let msg: protobuf.Message;
+  try {
+    msg = type.fromObject(stripType(message as XdsMessage));
+  } catch (err) {
+    throw xdsErrors.create('ENCODE', { typeUrl, reason: (err as Error).message });
+  }
+  const invalid = type.verify(msg);
+  if (invalid) throw xdsErrors.create('ENCODE', { typeUrl, reason: invalid });
+  return Buffer.from(type.encode(msg).finish());
+}
+
+/** Decodes protobuf bytes of the given type into canonical form (nested Anys expanded). */
+export function decodeMessage(typeUrl: string, bytes: Uint8Array): XdsMessage {
+  const type = lookup(typeUrl);
+  try {
+    return type.toObject(type.decode(bytes), CONVERSION) as XdsMessage;
+  } catch (err) {
+    throw xdsErrors.create('DECODE', { typeUrl, reason: (err as Error).message });
+  }
+}
+
+/** A resource (without or with '@type') to the wire Any of the given type URL. */
+export function encodeAny(typeUrl: string, resource: object): WireAny {
+  return { type_url: typeUrl, value: encodeMessage(typeUrl, resource) };
+}
+
+/** A wire Any back to canonical form; the result carries '@type'. */
+export function decodeAny(any: WireAny): DecodedAny {
+  if (!any || typeof any.type_url !== 'string') {
+    throw xdsErrors.create('DECODE', { typeUrl: String(any?.type_url), reason: 'not an Any (missing type_url)' });
+  }
+  return { '@type': any.type_url, ...decodeMessage(any.type_url, any.value ?? Buffer.alloc(0)) };
+}
+
+/** The name of a resource: `name` for most types, `cluster_name` for ClusterLoadAssignment. */
+export function resourceName(typeUrl: string, resource: XdsMessage): string {
+  const value = typeUrl === TYPE_URL.ENDPOINT ? resource.cluster_name : resource.name;
+  return typeof value === 'string' ? value : '';
+}
+
+function lookup(typeUrl: string): protobuf.Type {
+  try {
+    return loadXdsProtos().messageType(messageNameOf(typeUrl));
+  } catch {
+    throw xdsErrors.create('UNKNOWN_TYPE', { typeUrl });
+  }
+}
+
+function stripType(message: XdsMessage): XdsMessage {
+  if (!('@type' in message)) return message;
+  const { '@type': _drop, ...rest } = message;
+  return rest;
+}

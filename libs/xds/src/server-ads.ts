@@ -1,0 +1,169 @@
+/**
+ * AdsServer: Aggregated Discovery Service (SotW + Delta) and the Secret Discovery Service on a grpc-js
+ * Server, serving one immutable Snapshot per node id. Pilot computes the snapshots (lazily through
+ * onConnect, or pushed with setSnapshot); the streams decide what each proxy still needs.
+ *
+ *   const ads = new AdsServer({ onConnect: (node) => computeSnapshot(node) });
+ *   ads.register(grpcServer);
+ *   ads.setSnapshot('sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', new Snapshot({...}));
+ */
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { createLogger, type Logger } from '@mesh/runtime';
+import { xdsErrors } from './errors';
+import { loadXdsProtos, TYPE_URL } from './protos';
+import type { XdsNode } from './node';
+import { DeltaStream } from './server-delta';
+import { SotwStream } from './server-sotw';
+import type { AdsStreamBase, StreamHost } from './server-stream';
+import type { Snapshot } from './snapshot';
+import type { AckEvent, AdsServerOptions, ConnectionStatus, NackEvent, SendEvent } from './server-types';
+
+const SDS_TYPES: ReadonlySet<string> = new Set([TYPE_URL.SECRET]);
+
+export class AdsServer {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly streams = new Set<AdsStreamBase>();
+  private readonly host: StreamHost;
+  private readonly logger: Logger;
+  private nonce = 0;
+  // Nonces differ across server restarts, so a client's old nonce never matches a new stream's.
+  private readonly noncePrefix = randomBytes(4).toString('hex');
+  private connectionId = 0;
+
+  constructor(private readonly options: AdsServerOptions = {}) {
+    this.logger = options.logger ?? createLogger('xds-server');
+    this.host = this.makeHost();
+  }
+
+  /** Adds the ADS and SDS services to a grpc-js Server (before bindAsync). */
+  register(server: grpc.Server): void {
+    const def = loadXdsProtos().packageDefinition;
+    const ads = def['envoy.service.discovery.v3.AggregatedDiscoveryService'] as grpc.ServiceDefinition;
+    const sds = def['envoy.service.secret.v3.SecretDiscoveryService'] as grpc.ServiceDefinition;
+    server.addService(ads, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new DeltaStream(this.host, call),
+    });
+    server.addService(sds, {
+      StreamSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call, SDS_TYPES),
+      DeltaSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'DeltaSecrets is not implemented; use StreamSecrets' }),
+      FetchSecrets: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) =>
+        cb({ code: grpc.status.UNIMPLEMENTED, details: 'FetchSecrets is not implemented; use StreamSecrets' }, null),
+    });
+  }
+
+  /**
+   * Sets the snapshot of a node and pushes what changed to its connected streams. An inconsistent snapshot
+   * (a listener's RDS name or an EDS cluster's service name without a resource) is refused with
+   * MESH_ERR_XDS_SNAPSHOT_INVALID listing what is missing; the previous snapshot stays.
+   */
+  setSnapshot(nodeId: string, snapshot: Snapshot): void {
+    const problems = snapshot.consistencyProblems();
+    if (problems.length > 0) throw xdsErrors.create('SNAPSHOT_INVALID', { nodeId, problems }, { nodeId, problems });
+    this.snapshots.set(nodeId, snapshot);
+    for (const stream of this.streams) if (stream.nodeId === nodeId) stream.onSnapshot(snapshot);
+  }
+
+  getSnapshot(nodeId: string): Snapshot | undefined {
+    return this.snapshots.get(nodeId);
+  }
+
+  /** Forgets a node's snapshot (connected streams keep what they have; nothing is sent). */
+  clearSnapshot(nodeId: string): void {
+    this.snapshots.delete(nodeId);
+  }
+
+  /** Node ids with at least one open stream. */
+  connectedNodeIds(): string[] {
+    const ids = new Set<string>();
+    for (const s of this.streams) if (s.node) ids.add(s.node.id);
+    return [...ids];
+  }
+
+  /** Every open stream with its node and per type: subscription, sent/acked versions, last NACK. */
+  status(): ConnectionStatus[] {
+    const out: ConnectionStatus[] = [];
+    for (const s of this.streams) {
+      const st = s.status();
+      if (st) out.push(st);
+    }
+    return out.sort((a, b) => a.connectionId - b.connectionId);
+  }
+
+  /** Ends every stream (call before server.tryShutdown so clients see the end promptly). */
+  closeAllStreams(): void {
+    for (const s of [...this.streams]) s.close();
+  }
+
+  /**
+   * Convenience: a grpc-js Server with this service bound to `address` (e.g. '127.0.0.1:0'); resolves the
+   * bound port. close() ends the streams and shuts the server down.
+   */
+  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<{ port: number; server: grpc.Server; close(): Promise<void> }> {
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    this.register(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.logger.info('xDS server listening', { address, port });
+    return {
+      port,
+      server,
+      close: async () => {
+        this.closeAllStreams();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 2000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      },
+    };
+  }
+
+  private makeHost(): StreamHost {
+    const opts = this.options;
+    return {
+      logger: this.logger,
+      snapshotFor: (nodeId) => this.snapshots.get(nodeId),
+      attach: async (stream) => {
+        this.streams.add(stream);
+        const node = stream.node as XdsNode;
+        if (opts.onConnect) {
+          const snapshot = await opts.onConnect(node, stream.info);
+          if (snapshot) this.setSnapshot(node.id, snapshot);
+        }
+      },
+      detach: (stream) => {
+        if (!this.streams.delete(stream)) return;
+        if (opts.onDisconnect && stream.node) {
+          try {
+            opts.onDisconnect(stream.node, stream.info);
+          } catch (err) {
+            this.logger.error('onDisconnect hook failed', { err, node: stream.nodeId });
+          }
+        }
+      },
+      nextNonce: () => `${this.noncePrefix}-${(++this.nonce).toString(36)}`,
+      nextConnectionId: () => ++this.connectionId,
+      ack: (event: AckEvent) => this.hook(opts.onAck, event),
+      nack: (event: NackEvent) => this.hook(opts.onNack, event),
+      sent: (event: SendEvent) => this.hook(opts.onSend, event),
+    };
+  }
+
+  private hook<E extends { nodeId: string }>(fn: ((event: E) => void) | undefined, event: E): void {
+    if (!fn) return;
+    try {
+      fn(event);
+    } catch (err) {
+      this.logger.error('xDS server hook failed', { err, node: event.nodeId });
+    }
+  }
+}

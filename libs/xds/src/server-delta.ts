@@ -1,0 +1,150 @@
+/**
+ * Delta (incremental) ADS for one stream. Per type: the subscription (subscribe/unsubscribe, wildcard for
+ * LDS/CDS) and the version of every resource the client holds (seeded from initial_resource_versions on
+ * reconnect). A response carries only resources whose version differs, and removed_resources for those the
+ * client holds that are gone. A NACK is recorded; the rejected versions are not resent. Pushes go CDS, EDS,
+ * LDS, RDS; cluster removals are sent last.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL } from './protos';
+import type { Snapshot } from './snapshot';
+import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
+import { Subscription } from './subscription';
+import type { TypeStatus } from './server-types';
+
+interface DeltaDiscoveryRequest {
+  type_url?: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+interface DeltaTypeState {
+  subscription: Subscription;
+  progress: TypeProgress;
+  /** name -> version the client holds (as far as we know). */
+  held: Map<string, string>;
+}
+
+type RemovalMode = 'all' | 'none' | 'only';
+
+export class DeltaStream extends AdsStreamBase {
+  private readonly types = new Map<string, DeltaTypeState>();
+
+  constructor(host: StreamHost, call: grpc.ServerDuplexStream<unknown, unknown>) {
+    super(host, call, 'delta');
+  }
+
+  protected handle(raw: unknown): void {
+    const req = (raw ?? {}) as DeltaDiscoveryRequest;
+    const typeUrl = req.type_url ?? '';
+    if (!typeUrl) return this.fail(3, 'DeltaDiscoveryRequest without type_url');
+    if (!isXdsTypeUrl(typeUrl)) return this.fail(3, `unsupported type_url "${typeUrl}" on this stream`);
+    let state = this.types.get(typeUrl);
+    const first = !state;
+    if (!state) {
+      state = { subscription: new Subscription(typeUrl), progress: newProgress(), held: new Map() };
+      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.held.set(name, version);
+      this.types.set(typeUrl, state);
+    }
+    const nonce = req.response_nonce ?? '';
+    const p = state.progress;
+    if (nonce !== '' && nonce === p.sentNonce) {
+      const now = new Date();
+      if (req.error_detail) {
+        const message = req.error_detail.message ?? '';
+        p.lastNack = { message, version: p.sentVersion, nonce, at: now };
+        this.log.warn('NACK', { typeUrl, version: p.sentVersion, error: message });
+        this.host.nack({
+          nodeId: this.nodeId,
+          connectionId: this.info.connectionId,
+          typeUrl,
+          rejectedVersion: p.sentVersion,
+          keptVersion: p.ackedVersion,
+          nonce,
+          message,
+          at: now,
+        });
+      } else {
+        p.ackedVersion = p.sentVersion;
+        p.ackedAt = now;
+        this.host.ack({
+          nodeId: this.nodeId,
+          connectionId: this.info.connectionId,
+          typeUrl,
+          version: p.ackedVersion,
+          nonce,
+          sentAt: p.sentAt ?? now,
+          ackedAt: now,
+        });
+      }
+    } else if (nonce !== '') {
+      this.log.debug('stale nonce ignored', { typeUrl, nonce, latest: p.sentNonce });
+    }
+    // Subscription changes count even with a stale nonce: Delta requests are not full state.
+    const diff = state.subscription.apply(req.resource_names_subscribe ?? [], req.resource_names_unsubscribe ?? [], first);
+    for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
+    if (first || diff.added.length > 0 || diff.wildcardChanged) {
+      const snapshot = this.host.snapshotFor(this.nodeId);
+      if (snapshot) this.sendType(typeUrl, state, snapshot, 'all', first);
+    }
+  }
+
+  onSnapshot(snapshot: Snapshot): void {
+    if (!this.ready || this.closed) return;
+    for (const typeUrl of PUSH_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (state) this.sendType(typeUrl, state, snapshot, typeUrl === TYPE_URL.CLUSTER ? 'none' : 'all', false);
+    }
+    const cds = this.types.get(TYPE_URL.CLUSTER);
+    if (cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'only', false);
+  }
+
+  private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): void {
+    if (!snapshot.has(typeUrl)) return;
+    const available = snapshot.resources(typeUrl);
+    const resources: { name: string; version: string; resource: unknown }[] = [];
+    const removed: string[] = [];
+    if (removals !== 'only') {
+      const consider = state.subscription.wildcard ? available.keys() : state.subscription.names.values();
+      for (const name of consider) {
+        const r = available.get(name);
+        if (r && state.held.get(name) !== r.version) resources.push({ name, version: r.version, resource: r.any });
+      }
+    }
+    if (removals !== 'none') {
+      for (const name of state.held.keys()) if (!available.has(name)) removed.push(name);
+    }
+    // The first response for a wildcard type is sent even when empty, so the client can finish initializing.
+    const mustAnswer = first && state.subscription.wildcard;
+    if (resources.length === 0 && removed.length === 0 && !mustAnswer) return;
+    const version = snapshot.version(typeUrl);
+    const nonce = this.host.nextNonce();
+    this.write({ system_version_info: version, resources, type_url: typeUrl, removed_resources: removed, nonce });
+    for (const r of resources) state.held.set(r.name, r.version);
+    for (const name of removed) state.held.delete(name);
+    const now = new Date();
+    state.progress.sentVersion = version;
+    state.progress.sentNonce = nonce;
+    state.progress.sentAt = now;
+    this.log.debug('sent', { typeUrl, version, nonce, resources: resources.length, removed: removed.length });
+    this.host.sent({
+      nodeId: this.nodeId,
+      connectionId: this.info.connectionId,
+      typeUrl,
+      version,
+      nonce,
+      resourceNames: resources.map((r) => r.name),
+      removedNames: removed,
+      at: now,
+    });
+  }
+
+  protected typeStatuses(): TypeStatus[] {
+    const out: TypeStatus[] = [];
+    for (const [typeUrl, s] of this.types) out.push({ typeUrl, subscribed: s.subscription.describe(), ...s.progress });
+    return out;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * State-of-the-World ADS (and SDS) for one stream. Per type: the subscription, what was sent (version,
+ * nonce, names) and what the client acknowledged. Rules (envoy xds_protocol): stale nonces are ignored; a
+ * NACK is recorded and nothing is resent until the snapshot or the subscription changes; LDS/CDS carry every
+ * subscribed resource; RDS/EDS carry the subscribed ones that exist; nothing is sent when nothing changed;
+ * pushes go CDS, EDS, LDS, RDS, and clusters that disappear are removed by a last CDS response.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { isXdsTypeUrl, TYPE_URL, WILDCARD_TYPES, type WireAny } from './protos';
+import { PUSH_ORDER } from './protos';
+import type { Snapshot, SnapshotResource } from './snapshot';
+import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
+import { Subscription } from './subscription';
+import type { TypeStatus } from './server-types';
+
+interface DiscoveryRequest {
+  version_info?: string;
+  resource_names?: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+interface SotwTypeState {
+  subscription: Subscription;
+  progress: TypeProgress;
+  /** Names (and their resources) carried by the last response. */
+  sentResources: Map<string, SnapshotResource>;
+  /** A response was sent at least once on this stream. */
+  sentOnce: boolean;
+}
+
+export class SotwStream extends AdsStreamBase {
+  private readonly types = new Map<string, SotwTypeState>();
+
+  constructor(
+    host: StreamHost,
+    call: grpc.ServerDuplexStream<unknown, unknown>,
+    private readonly allowedTypes?: ReadonlySet<string>,
+  ) {
+    super(host, call, allowedTypes ? 'sds' : 'sotw');
+  }
+
+  protected handle(raw: unknown): void {
+    const req = (raw ?? {}) as DiscoveryRequest;
+    const typeUrl = req.type_url ?? '';
+    if (!typeUrl) return this.fail(3, 'DiscoveryRequest without type_url');
+    if (!isXdsTypeUrl(typeUrl) || (this.allowedTypes && !this.allowedTypes.has(typeUrl))) {
+      return this.fail(3, `unsupported type_url "${typeUrl}" on this stream`);
+    }
+    let state = this.types.get(typeUrl);
+    const first = !state;
+    if (!state) {
+      state = { subscription: new Subscription(typeUrl), progress: newProgress(), sentResources: new Map(), sentOnce: false };
+      this.types.set(typeUrl, state);
+    }
+    const nonce = req.response_nonce ?? '';
+    const p = state.progress;
+    if (!first && nonce !== '' && nonce !== p.sentNonce) {
+      this.log.debug('stale nonce ignored', { typeUrl, nonce, latest: p.sentNonce });
+      return;
+    }
+    if (!first && nonce !== '') {
+      const now = new Date();
+      if (req.error_detail) {
+        const message = req.error_detail.message ?? '';
+        p.lastNack = { message, version: p.sentVersion, nonce, at: now };
+        this.log.warn('NACK', { typeUrl, version: p.sentVersion, kept: req.version_info ?? '', error: message });
+        this.host.nack({
+          nodeId: this.nodeId,
+          connectionId: this.info.connectionId,
+          typeUrl,
+          rejectedVersion: p.sentVersion,
+          keptVersion: req.version_info ?? '',
+          nonce,
+          message,
+          at: now,
+        });
+      } else {
+        p.ackedVersion = req.version_info ?? p.sentVersion;
+        p.ackedAt = now;
+        this.host.ack({
+          nodeId: this.nodeId,
+          connectionId: this.info.connectionId,
+          typeUrl,
+          version: p.ackedVersion,
+          nonce,
+          sentAt: p.sentAt ?? now,
+          ackedAt: now,
+        });
+      }
+    }
+    const diff = state.subscription.replace(req.resource_names ?? [], first);
+    if (first || diff.added.length > 0 || diff.wildcardChanged) {
+      const snapshot = this.host.snapshotFor(this.nodeId);
+      if (snapshot) this.sendType(typeUrl, state, snapshot, false);
+    } else if (diff.removed.length > 0) {
+      for (const name of diff.removed) state.sentResources.delete(name);
+    }
+  }
+
+  onSnapshot(snapshot: Snapshot): void {
+    if (!this.ready || this.closed) return;
+    const cds = this.types.get(TYPE_URL.CLUSTER);
+    // Make before break: if clusters disappear, first send CDS with the old ones still in, and remove them
+    // last, once listeners and routes no longer point at them.
+    let removeStaleClusters = false;
+    if (cds && cds.sentOnce && snapshot.has(TYPE_URL.CLUSTER) && snapshot.version(TYPE_URL.CLUSTER) !== cds.progress.sentVersion) {
+      const next = snapshot.resources(TYPE_URL.CLUSTER);
+      const stale = [...cds.sentResources.keys()].filter((n) => !next.has(n));
+      if (stale.length > 0 && (this.types.has(TYPE_URL.LISTENER) || this.types.has(TYPE_URL.ROUTE))) {
+        removeStaleClusters = true;
+        const keep = new Map(cds.sentResources);
+        this.sendType(TYPE_URL.CLUSTER, cds, snapshot, false, keep);
+      }
+    }
+    for (const typeUrl of PUSH_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (state) this.sendType(typeUrl, state, snapshot, false);
+    }
+    if (removeStaleClusters && cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, true);
+  }
+
+  /**
+   * Sends the type if the version or the set of names changed since the last response. `extra` keeps old
+   * resources in a full-state response (make before break); `force` sends even if only names shrank.
+   */
+  private sendType(
+    typeUrl: string,
+    state: SotwTypeState,
+    snapshot: Snapshot,
+    force: boolean,
+    extra?: Map<string, SnapshotResource>,
+  ): void {
+    if (!snapshot.has(typeUrl)) return;
+    const available = snapshot.resources(typeUrl);
+    const selected = new Map<string, SnapshotResource>();
+    if (state.subscription.wildcard) {
+      for (const [name, r] of available) selected.set(name, r);
+    } else {
+      for (const name of state.subscription.names) {
+        const r = available.get(name);
+        if (r) selected.set(name, r);
+      }
+    }
+    let version = snapshot.version(typeUrl);
+    if (extra) {
+      let added = false;
+      for (const [name, r] of extra) {
+        if (!selected.has(name) && state.subscription.covers(name)) {
+          selected.set(name, r);
+          added = true;
+        }
+      }
+      if (!added) return;
+      version = `${version}+make-before-break`;
+    }
+    const fullState = WILDCARD_TYPES.has(typeUrl);
+    if (!fullState && selected.size === 0) return; // RDS/EDS: absent resources get nothing (remembered)
+    if (state.sentOnce && !force && version === state.progress.sentVersion && sameNames(selected, state.sentResources)) return;
+    if (state.sentOnce && !force && version === state.progress.sentVersion && isSubset(selected, state.sentResources)) {
+      state.sentResources = selected;
+      return;
+    }
+    const resources: WireAny[] = [];
+    for (const r of selected.values()) resources.push(r.any);
+    const nonce = this.host.nextNonce();
+    this.write({ version_info: version, resources, type_url: typeUrl, nonce });
+    const now = new Date();
+    state.progress.sentVersion = version;
+    state.progress.sentNonce = nonce;
+    state.progress.sentAt = now;
+    state.sentResources = selected;
+    state.sentOnce = true;
+    const names = [...selected.keys()];
+    this.log.debug('sent', { typeUrl, version, nonce, resources: names.length });
+    this.host.sent({ nodeId: this.nodeId, connectionId: this.info.connectionId, typeUrl, version, nonce, resourceNames: names, removedNames: [], at: now });
+  }
+
+  protected typeStatuses(): TypeStatus[] {
+    const out: TypeStatus[] = [];
+    for (const [typeUrl, s] of this.types) out.push({ typeUrl, subscribed: s.subscription.describe(), ...s.progress });
+    return out;
+  }
+}
+
+function sameNames(a: Map<string, unknown>, b: Map<string, unknown>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
+}
+
+function isSubset(a: Map<string, unknown>, b: Map<string, unknown>): boolean {
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
+}

@@ -1,0 +1,154 @@
+/**
+ * An immutable set of resources for one proxy (or one class of proxies): per type URL a version (which
+ * belongs to the resources) and the resources by name. Encoded bytes are cached per resource object, so a
+ * resource shared by many snapshots is encoded once however many proxies receive it.
+ */
+import { createHash } from 'node:crypto';
+import { encodeAny, resourceName, TYPE_URL, type WireAny, type XdsMessage, type XdsTypeUrl } from './protos';
+
+/** One type's content in a snapshot: its version and its resources (canonical form). */
+export interface SnapshotTypeInput {
+  version: string;
+  /** Resources in canonical form (builder output or decoded objects). */
+  resources: readonly object[];
+}
+
+export type SnapshotInput = Partial<Record<XdsTypeUrl, SnapshotTypeInput>>;
+
+/** A resource with its encoded form and its own version (a content hash, used by Delta xDS). */
+export interface SnapshotResource {
+  readonly name: string;
+  readonly resource: XdsMessage;
+  readonly any: WireAny;
+  /** Per-resource version for Delta xDS: a hash of the encoded bytes. */
+  readonly version: string;
+}
+
+interface Encoded {
+  readonly any: WireAny;
+  readonly version: string;
+}
+
+// Keyed by the resource object: Pilot hands the same object to every snapshot that shares it.
+const encodedCache = new WeakMap<XdsMessage, Map<string, Encoded>>();
+
+function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
+  let byType = encodedCache.get(resource);
+  if (!byType) {
+    byType = new Map();
+    encodedCache.set(resource, byType);
+  }
+  let enc = byType.get(typeUrl);
+  if (!enc) {
+    const any = encodeAny(typeUrl, resource);
+    enc = { any, version: createHash('sha256').update(any.value).digest('base64url').slice(0, 16) };
+    byType.set(typeUrl, enc);
+  }
+  return enc;
+}
+
+export class Snapshot {
+  private readonly types = new Map<string, { version: string; resources: Map<string, SnapshotResource> }>();
+
+  /**
+   * Builds a snapshot; every resource is encoded here (once per resource object), so an unencodable
+   * resource throws MESH_ERR_XDS_ENCODE now, not while a proxy waits. Duplicate names: the last one wins.
+   */
+  constructor(input: SnapshotInput) {
+    for (const [typeUrl, content] of Object.entries(input) as [XdsTypeUrl, SnapshotTypeInput][]) {
+      if (!content) continue;
+      const resources = new Map<string, SnapshotResource>();
+      for (const resource of content.resources) {
+        const message = resource as XdsMessage;
+        const name = resourceName(typeUrl, message);
+        const enc = encodeCached(typeUrl, message);
+        resources.set(name, { name, resource: message, any: enc.any, version: enc.version });
+      }
+      this.types.set(typeUrl, { version: content.version, resources });
+    }
+    Object.freeze(this);
+  }
+
+  /** Type URLs present in this snapshot. */
+  typeUrls(): string[] {
+    return [...this.types.keys()];
+  }
+
+  has(typeUrl: string): boolean {
+    return this.types.has(typeUrl);
+  }
+
+  /** The version of a type ('' when the type is absent). */
+  version(typeUrl: string): string {
+    return this.types.get(typeUrl)?.version ?? '';
+  }
+
+  /** The resources of a type by name (empty when the type is absent). */
+  resources(typeUrl: string): ReadonlyMap<string, SnapshotResource> {
+    return this.types.get(typeUrl)?.resources ?? EMPTY;
+  }
+
+  /**
+   * Every problem that would make a proxy wait for something that never comes: an RDS name referenced by a
+   * listener that has no RouteConfiguration, an EDS cluster whose service name has no ClusterLoadAssignment.
+   * Types absent from the snapshot are not checked (a snapshot may carry only some types).
+   */
+  consistencyProblems(): string[] {
+    const problems: string[] = [];
+    if (this.types.has(TYPE_URL.LISTENER) && this.types.has(TYPE_URL.ROUTE)) {
+      const routes = this.resources(TYPE_URL.ROUTE);
+      for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
+        for (const name of referencedRouteNames(entry.resource)) {
+          if (!routes.has(name)) problems.push(`listener "${listener}" references missing route "${name}"`);
+        }
+      }
+    } else if (this.types.has(TYPE_URL.LISTENER)) {
+      for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
+        for (const name of referencedRouteNames(entry.resource)) {
+          problems.push(`listener "${listener}" references missing route "${name}" (no routes in snapshot)`);
+        }
+      }
+    }
+    if (this.types.has(TYPE_URL.CLUSTER)) {
+      const endpoints = this.resources(TYPE_URL.ENDPOINT);
+      for (const [cluster, entry] of this.resources(TYPE_URL.CLUSTER)) {
+        const name = edsServiceName(entry.resource);
+        if (name !== undefined && !endpoints.has(name)) {
+          problems.push(`cluster "${cluster}" references missing endpoints "${name}"`);
+        }
+      }
+    }
+    return problems;
+  }
+}
+
+const EMPTY: ReadonlyMap<string, SnapshotResource> = new Map();
+
+/** The EDS service name of an EDS cluster (service_name, or the cluster name), undefined otherwise. */
+export function edsServiceName(cluster: XdsMessage): string | undefined {
+  if (cluster.type !== 'EDS') return undefined;
+  const cfg = cluster.eds_cluster_config as { service_name?: string } | null | undefined;
+  return cfg?.service_name || (cluster.name as string);
+}
+
+/** RDS names a listener references through HttpConnectionManager.rds (in filter chains or api_listener). */
+export function referencedRouteNames(listener: XdsMessage): string[] {
+  const names: string[] = [];
+  const visitHcm = (cfg: unknown): void => {
+    const hcm = cfg as { rds?: { route_config_name?: string } | null } | null | undefined;
+    const name = hcm?.rds?.route_config_name;
+    if (name) names.push(name);
+  };
+  const api = listener.api_listener as { api_listener?: unknown } | null | undefined;
+  if (api?.api_listener) visitHcm(api.api_listener);
+  const chains = [
+    ...((listener.filter_chains as unknown[] | undefined) ?? []),
+    ...(listener.default_filter_chain ? [listener.default_filter_chain] : []),
+  ] as { filters?: { typed_config?: { '@type'?: string } }[] }[];
+  for (const chain of chains) {
+    for (const filter of chain?.filters ?? []) {
+      if (filter.typed_config?.['@type']?.endsWith('.HttpConnectionManager')) visitHcm(filter.typed_config);
+    }
+  }
+  return names;
+}
