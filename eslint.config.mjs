@@ -4,6 +4,7 @@
 //   scope:data-plane    -> data-plane, shared   (the sidecar imports no control-plane code)
 //   scope:control-plane -> control-plane, shared
 //   scope:shared        -> shared
+//   scope:sample        -> shared                (samples/bookinfo uses the runtime only, like any mesh user)
 import nx from '@nx/eslint-plugin';
 
 export const depConstraints = [
@@ -12,6 +13,7 @@ export const depConstraints = [
   { sourceTag: 'scope:data-plane', onlyDependOnLibsWithTags: ['scope:data-plane', 'scope:shared'] },
   { sourceTag: 'scope:control-plane', onlyDependOnLibsWithTags: ['scope:control-plane', 'scope:shared'] },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:sample', onlyDependOnLibsWithTags: ['scope:shared'] },
 ];
 
 export default [
