@@ -233,10 +233,11 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const fullState = WILDCARD_TYPES.has(typeUrl);
     const received = new Map<string, DecodedAny>();
     const errors: ValidationError[] = [];
-    (res.resources ?? []).forEach((any, i) => {
+    (res.resources ?? []).forEach((any: WireAny | DecodedAny, i) => {
       try {
-        if (any.type_url !== typeUrl) throw new Error(`type_url ${any.type_url} in a ${typeUrl} response`);
-        const decoded = decodeAny(any);
+        // grpc-js (proto-loader, json: true) usually hands Anys over already expanded ('@type').
+        const decoded = isDecodedAny(any) ? any : decodeAny(any);
+        if (decoded['@type'] !== typeUrl) throw new Error(`type ${decoded['@type']} in a ${typeUrl} response`);
         received.set(resourceName(typeUrl, decoded), decoded);
       } catch (err) {
         errors.push({ path: `resources[${i}]`, message: (err as Error).message });
@@ -266,4 +267,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     this.log.debug('ACK', { typeUrl, version, resources: next.size });
     this.emit('ack', { typeUrl, version, nonce: state.nonce });
   }
+}
+
+function isDecodedAny(value: WireAny | DecodedAny): value is DecodedAny {
+  return typeof (value as DecodedAny)['@type'] === 'string';
 }

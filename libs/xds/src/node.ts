@@ -38,37 +38,27 @@ export function structToJson(struct: unknown): Record<string, unknown> {
   return out;
 }
 
+// protobufjs ships google.protobuf.Struct with camelCase field names (stringValue, ...) even with keepCase;
+// snake_case is accepted too, for objects written by hand.
 function valueToJson(value: unknown): unknown {
-  const v = value as
-    | {
-        kind?: string;
-        null_value?: unknown;
-        number_value?: number;
-        string_value?: string;
-        bool_value?: boolean;
-        struct_value?: unknown;
-        list_value?: { values?: unknown[] };
-      }
-    | null
-    | undefined;
-  if (!v) return null;
-  switch (v.kind) {
-    case 'number_value':
-      return v.number_value;
-    case 'string_value':
-      return v.string_value;
-    case 'bool_value':
-      return v.bool_value;
-    case 'struct_value':
-      return structToJson(v.struct_value);
-    case 'list_value':
-      return (v.list_value?.values ?? []).map(valueToJson);
-    default:
-      return null;
+  const v = value as Record<string, unknown> | null | undefined;
+  if (!v || typeof v !== 'object') return null;
+  const pick = (camel: string, snake: string): unknown => (camel in v ? v[camel] : v[snake]);
+  const kind = typeof v.kind === 'string' ? v.kind : undefined;
+  const has = (camel: string, snake: string): boolean =>
+    kind !== undefined ? kind === camel || kind === snake : pick(camel, snake) !== undefined && pick(camel, snake) !== null;
+  if (has('stringValue', 'string_value')) return pick('stringValue', 'string_value');
+  if (has('numberValue', 'number_value')) return pick('numberValue', 'number_value');
+  if (has('boolValue', 'bool_value')) return pick('boolValue', 'bool_value');
+  if (has('structValue', 'struct_value')) return structToJson(pick('structValue', 'struct_value'));
+  if (has('listValue', 'list_value')) {
+    const list = pick('listValue', 'list_value') as { values?: unknown[] } | null;
+    return (list?.values ?? []).map(valueToJson);
   }
+  return null;
 }
 
-/** Plain JSON object -> google.protobuf.Struct in proto-loader's object form. */
+/** Plain JSON object -> google.protobuf.Struct in proto-loader's object form (camelCase Value fields). */
 export function jsonToStruct(json: Record<string, unknown>): XdsMessage {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(json)) fields[key] = jsonToValue(json[key]);
@@ -76,13 +66,13 @@ export function jsonToStruct(json: Record<string, unknown>): XdsMessage {
 }
 
 function jsonToValue(value: unknown): XdsMessage {
-  if (value === null || value === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof value === 'number') return { number_value: value };
-  if (typeof value === 'string') return { string_value: value };
-  if (typeof value === 'boolean') return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map(jsonToValue) } };
-  if (typeof value === 'object') return { struct_value: jsonToStruct(value as Record<string, unknown>) };
-  return { string_value: String(value) };
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(jsonToValue) } };
+  if (typeof value === 'object') return { structValue: jsonToStruct(value as Record<string, unknown>) };
+  return { stringValue: String(value) };
 }
 
 /** A decoded envoy.config.core.v3.Node -> XdsNode. */

@@ -4,7 +4,9 @@
  *
  * The canonical shape of a resource everywhere in the mesh is @grpc/proto-loader's decoded object form with
  * keepCase/json: snake_case field names, a nested Any as `{ '@type': 'type.googleapis.com/...', ...fields }`,
- * 64-bit integers and durations' seconds as strings, enums as their names.
+ * 64-bit integers and durations' seconds as strings, enums as their names. One exception comes from protobufjs's
+ * built-in well-known types: google.protobuf.Struct/Value fields are camelCase (`{ fields: { k: { stringValue } } }`);
+ * use jsonToStruct/structToJson (node.ts) rather than writing them by hand.
  */
 import * as path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';

@@ -115,6 +115,7 @@ export class SotwStream extends AdsStreamBase {
       }
     }
     for (const typeUrl of PUSH_ORDER) {
+      if (removeStaleClusters && typeUrl === TYPE_URL.CLUSTER) continue;
       const state = this.types.get(typeUrl);
       if (state) this.sendType(typeUrl, state, snapshot, false);
     }
