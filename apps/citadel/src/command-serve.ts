@@ -27,7 +27,12 @@ function describe(material: CaMaterial): Record<string, unknown> {
   };
 }
 
-export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Running> {
+export interface Serving extends Running {
+  grpcPort: number;
+  monitoringPort: number;
+}
+
+export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Serving> {
   const dir = f.caDir;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { material, created } = await loadOrCreateCa(dir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl });
@@ -44,11 +49,16 @@ export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Runnin
   const dnsNames = ['localhost', ...f.dnsNames, ...(isIP(host) || host === '' ? [] : [host])];
   const ips = ['127.0.0.1', '::1', ...(isIP(host) && host !== '0.0.0.0' && host !== '::' && host !== '127.0.0.1' && host !== '::1' ? [host] : [])];
   const identity = new ServingIdentity();
+  // The serving certificate is renewed at half its life, or when the root that issued it leaves the
+  // trust bundle. A root rotation alone does not renew it: clients that still trust only the old root
+  // keep reaching the CA during the overlap (make before break).
   let servingRenewAt = 0;
+  let servingRoot = '';
   const renewServingCertificate = async (): Promise<void> => {
     const issued = await authority.issueServingCertificate({ dnsNames, ips, ttlMs: SERVING_CERT_TTL_MS });
     identity.update(issued.certChainPem, issued.keyPem);
     servingRenewAt = Date.now() + (issued.notAfter.getTime() - Date.now()) / 2;
+    servingRoot = authority.material.chainPems[authority.material.chainPems.length - 1];
     log.info('serving certificate issued', { dnsNames, ips, notAfter: issued.notAfter.toISOString() });
   };
   await renewServingCertificate();
@@ -87,7 +97,7 @@ export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Runnin
       authority.replace(next);
       await writeRootBundle(dir, next);
       log.info('CA reloaded', { caDir: dir, ...describe(next) });
-      if (next.signingCert.fingerprint256 !== current.signingCert.fingerprint256) servingRenewAt = 0;
+      if (!next.bundlePems.includes(servingRoot)) servingRenewAt = 0;
     }
     if (Date.now() >= servingRenewAt) await renewServingCertificate();
     warnIfRootExpiring();
@@ -104,6 +114,8 @@ export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Runnin
   timer.unref();
 
   return {
+    grpcPort: grpcServer.port,
+    monitoringPort: monitoring.port,
     async stop() {
       clearInterval(timer);
       ready = false;
