@@ -1,12 +1,81 @@
+/**
+ * The sidecar: parse flags, build the node identity, run one proxy per worker (node:cluster shares the
+ * listening sockets; the first worker also serves admin), stop cleanly on SIGTERM or /quitquitquit.
+ */
+import cluster from 'node:cluster';
 import { runApp } from '@mesh/runtime';
 import { errors } from './errors';
-import { flags, usageInfo } from './flags';
+import { flags, readAgentEnv, usageInfo } from './flags';
+import { buildNodeIdentity } from './node-identity';
+import { Proxy } from './proxy';
 
 void runApp({
   component: 'sidecar',
   usage: usageInfo,
   flags,
-  async start() {
-    throw errors.create('NOT_IMPLEMENTED', {});
+  async start({ flags: f, log }) {
+    const built = buildNodeIdentity({
+      nodeId: f.nodeId,
+      namespace: f.namespace,
+      podName: f.podName,
+      instanceIp: f.instanceIp,
+      serviceAccount: f.serviceAccount,
+      labels: f.labels,
+      interceptionMode: f.interceptionMode,
+      clusterId: f.clusterId,
+      env: readAgentEnv(),
+    });
+    if (!built.ok) throw errors.create('NODE_INVALID', { problems: built.errors.map((e) => `${e.path}: ${e.message}`).join('; ') });
+    const node = built.node;
+    const concurrency = f.concurrency ?? (node.type === 'router' ? 2 : 1);
+    if (concurrency < 1 || concurrency > 256) throw errors.create('CONCURRENCY_INVALID', { value: concurrency });
+    const xdsTarget = `${f.xdsAddress.host.includes(':') ? `[${f.xdsAddress.host}]` : f.xdsAddress.host}:${f.xdsAddress.port}`;
+    const plog = log.child({ proxy: node.id });
+
+    if (concurrency > 1 && cluster.isPrimary) {
+      plog.info('starting workers', { concurrency });
+      const workers = Array.from({ length: concurrency }, (_, i) => cluster.fork({ MESH_SIDECAR_WORKER: String(i) }));
+      let quitting = false;
+      const stopAll = async (): Promise<void> => {
+        quitting = true;
+        await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<void>((resolve) => {
+                if (w.isDead()) return resolve();
+                w.once('exit', () => resolve());
+                w.process.kill('SIGTERM');
+              }),
+          ),
+        );
+      };
+      for (const w of workers) {
+        w.on('message', (m: unknown) => {
+          if (m === 'quit') void stopAll().then(() => process.exit(0));
+        });
+        w.on('exit', (code) => {
+          if (!quitting) plog.error('worker exited', { code: 'MESH_ERR_SIDECAR_WORKER_EXIT', worker: w.id, exitCode: code });
+        });
+      }
+      return { stop: stopAll };
+    }
+
+    const workerIndex = Number(process.env.MESH_SIDECAR_WORKER ?? '0');
+    const proxy = new Proxy({
+      node,
+      xdsTarget,
+      admin: workerIndex === 0 ? f.adminAddress : undefined,
+      drainMs: f.drainDuration,
+      accessLogPath: f.accessLog,
+      concurrency,
+      log: concurrency > 1 ? plog.child({ worker: workerIndex }) : plog,
+      onQuit: () => {
+        if (process.send) process.send('quit');
+        else process.exit(0);
+      },
+    });
+    await proxy.start();
+    plog.info('sidecar started', { xds: xdsTarget, admin: proxy.admin ? `${f.adminAddress.host}:${proxy.adminPort}` : 'off', type: node.type, worker: workerIndex });
+    return { stop: () => proxy.stop() };
   },
 });

@@ -1,0 +1,53 @@
+/**
+ * One downstream HTTP request as it passes the connection manager, the filters and the router. All of its
+ * state lives in this class, with every field set in the constructor (stable shape on the hot path).
+ */
+import type * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import type { CorsPolicy, Route, VirtualHost } from './config-route';
+import type { RouteQuery } from './route-match';
+
+export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+export class HttpStream {
+  /** response flags (Flag bits) */
+  flags = 0;
+  route: Route | undefined = undefined;
+  vhost: VirtualHost | undefined = undefined;
+  /** the cluster the router picked */
+  clusterName = '';
+  upstreamHost = '';
+  /** final status sent downstream (0 while none) */
+  status = 0;
+  requestBytes = 0;
+  responseBytes = 0;
+  /** index of the next HTTP filter to run */
+  filterIndex = 0;
+  /** upstream service time, ms */
+  upstreamMs = 0;
+  attempts = 0;
+  done = false;
+  /** set when the downstream went away before the response completed */
+  downstreamGone = false;
+  /** cancel hook of whatever currently runs for this stream (delay timer, upstream request) */
+  cancel: (() => void) | undefined = undefined;
+  /** CORS: the allowed origin to echo on the response ('' when none), and the policy that allowed it */
+  corsOrigin = '';
+  corsPolicy: CorsPolicy | undefined = undefined;
+  /** headers sent upstream (after mutations), kept for retries and mirrors */
+  upstreamHeaders: Record<string, string | string[]> | undefined = undefined;
+  /** request body when buffered (retries/mirrors); undefined when streamed */
+  body: Buffer | undefined = undefined;
+
+  constructor(
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
+    readonly query: RouteQuery,
+    readonly requestId: string,
+    readonly startMs: number,
+    readonly startTime: Date,
+    readonly downstreamAddress: string,
+    readonly http2: boolean,
+  ) {}
+}

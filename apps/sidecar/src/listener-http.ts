@@ -1,0 +1,193 @@
+/**
+ * An HTTP listener: one socket, HTTP/1.1 and HTTP/2 (h2c by prior-knowledge sniffing, or TLS with ALPN),
+ * handing every request to the current HTTP connection manager. The edge is hardened here: malformed
+ * requests get 400 and a closed connection, oversized headers 431, smuggling shapes are refused, idle and
+ * header timeouts apply. A config change swaps the connection manager; in-flight requests keep theirs.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { Logger } from '@mesh/runtime';
+import type { ListenerConfig } from './config-listener';
+import { HttpConnectionManager, type HcmDeps } from './hcm';
+import type { DownstreamRequest, DownstreamResponse } from './http-stream';
+import type { MeshStats } from './stats';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+function badRequest(socket: net.Socket | import('node:stream').Duplex, status: 400 | 431): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** Shapes Node's parser lets through but Envoy refuses (checked once per request, on raw headers). */
+export function smugglingProblem(req: http.IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let cl = 0;
+  let te = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') cl++;
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') te = true;
+  }
+  if (cl > 1) return 'duplicate content-length';
+  if (cl > 0 && te) return 'content-length with transfer-encoding';
+  return undefined;
+}
+
+export class HttpListener {
+  readonly server: net.Server;
+  private hcm: HttpConnectionManager;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private draining = false;
+  /** the current connection manager and older ones that still have requests in flight */
+  private readonly managers = new Set<HttpConnectionManager>();
+
+  constructor(
+    private cfg: ListenerConfig,
+    private readonly deps: HcmDeps,
+    private readonly stats: MeshStats,
+    private readonly log: Logger,
+  ) {
+    const hcmCfg = cfg.hcm!;
+    this.hcm = new HttpConnectionManager(hcmCfg, deps, cfg.tls !== undefined);
+    this.managers.add(this.hcm);
+    const onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+      if (req.httpVersionMajor === 1) {
+        const problem = smugglingProblem(req as http.IncomingMessage);
+        if (problem) {
+          this.stats.server.http_400_rejected++;
+          this.log.debug('request refused', { listener: cfg.name, reason: problem });
+          badRequest(req.socket, 400);
+          return;
+        }
+        if (this.draining) res.setHeader('connection', 'close');
+      }
+      this.hcm.handle(req, res);
+    };
+    const maxHeader = hcmCfg.maxRequestHeadersKb * 1024;
+    const h1opts: http.ServerOptions = {
+      maxHeaderSize: maxHeader,
+      requestTimeout: hcmCfg.requestTimeoutMs,
+      headersTimeout: hcmCfg.requestHeadersTimeoutMs > 0 ? hcmCfg.requestHeadersTimeoutMs : 60_000,
+      keepAliveTimeout: hcmCfg.idleTimeoutMs,
+      requireHostHeader: true,
+      insecureHTTPParser: false,
+      noDelay: true,
+    };
+    const h2settings: http2.Settings = { maxHeaderListSize: maxHeader, enablePush: false };
+    const onClientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void => {
+      const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+      if (overflow) this.stats.server.http_431_rejected++;
+      else this.stats.server.http_400_rejected++;
+      this.log.debug('malformed request', { listener: cfg.name, code: err.code, error: err.message });
+      if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        socket.destroy();
+        return;
+      }
+      badRequest(socket, overflow ? 431 : 400);
+    };
+    if (cfg.tls) {
+      const alpn = cfg.tls.alpn.length > 0 ? cfg.tls.alpn : hcmCfg.codec === 'HTTP1' ? ['http/1.1'] : ['h2', 'http/1.1'];
+      const secure = http2.createSecureServer(
+        {
+          cert: cfg.tls.cert,
+          key: cfg.tls.key,
+          ca: cfg.tls.ca,
+          requestCert: cfg.tls.requireClientCert,
+          rejectUnauthorized: cfg.tls.requireClientCert,
+          allowHTTP1: true,
+          ALPNProtocols: alpn,
+          settings: h2settings,
+          maxSessionMemory: 64,
+        },
+        onRequest,
+      );
+      secure.on('sessionError', () => undefined);
+      this.server = secure;
+      this.h1 = http.createServer(h1opts);
+      this.h2 = undefined;
+    } else {
+      this.h1 = http.createServer(h1opts, onRequest);
+      this.h1.on('clientError', onClientError);
+      this.h2 = hcmCfg.codec === 'HTTP1' ? undefined : http2.createServer({ settings: h2settings }, onRequest);
+      this.h2?.on('sessionError', () => undefined);
+      const codec = hcmCfg.codec;
+      this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket, codec));
+    }
+    this.server.on('connection', (socket: net.Socket) => {
+      this.stats.server.downstream_cx_total++;
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      socket.on('error', () => undefined);
+    });
+  }
+
+  private onConnection(socket: net.Socket, codec: 'AUTO' | 'HTTP1' | 'HTTP2'): void {
+    if (codec === 'HTTP1' || !this.h2) {
+      this.h1.emit('connection', socket);
+      return;
+    }
+    if (codec === 'HTTP2') {
+      this.h2.emit('connection', socket);
+      return;
+    }
+    // AUTO: the HTTP/2 connection preface picks h2c; anything else is HTTP/1.x.
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      const h2 = n > 0 && chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && chunk.length >= 3;
+      (h2 ? this.h2! : this.h1).emit('connection', socket);
+      socket.resume();
+    });
+  }
+
+  get config(): ListenerConfig {
+    return this.cfg;
+  }
+
+  activeRequests(): number {
+    let n = 0;
+    for (const m of this.managers) n += m.active;
+    return n;
+  }
+
+  /** Same socket, new HCM settings or routes: new requests use the new manager. */
+  update(cfg: ListenerConfig): void {
+    this.cfg = cfg;
+    for (const m of this.managers) if (m.active === 0) this.managers.delete(m);
+    this.hcm = new HttpConnectionManager(cfg.hcm!, this.deps, cfg.tls !== undefined);
+    this.managers.add(this.hcm);
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.cfg.host, port: this.cfg.port, exclusive: false }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to `ms`, then closes what is left. */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    this.server.close();
+    this.h1.closeIdleConnections();
+    const deadline = Date.now() + ms;
+    while (this.activeRequests() > 0 && Date.now() < deadline) {
+      for (const m of this.managers) if (m.active === 0 && m !== this.hcm) this.managers.delete(m);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const s of this.sockets) s.destroy();
+  }
+}

@@ -1,0 +1,512 @@
+/**
+ * The router filter: route action -> cluster -> host -> upstream request. Weighted cluster choice, hash
+ * keys for ring hash, circuit breakers (UO), per-route and per-try timeouts (504 UT), retries with
+ * exponential backoff (retry_on 5xx, gateway-error, connect-failure, retriable-4xx, reset; URX when
+ * exhausted), request mirroring, redirects and direct responses. One UpstreamRequest per downstream stream.
+ */
+import * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import type { RedirectAction, RetryPolicy, Route, RouteAction, WeightedCluster } from './config-route';
+import type { ClusterManager, UpstreamCluster, UpstreamHost } from './cluster-manager';
+import { corsResponseHeaders } from './filter-cors';
+import { applyMutations, copyEndToEnd } from './header-mutation';
+import type { FilterHost, HttpFilter } from './http-filter';
+import type { HttpStream } from './http-stream';
+import { hash32 } from './lb-ring-hash';
+import { Flag } from './response-flags';
+import type { RouteTable } from './config-route';
+
+/** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export interface RouterHost extends FilterHost {
+  /** the route table the stream matched in (for response header mutations) */
+  table(s: HttpStream): RouteTable | undefined;
+  readonly serverName: string;
+}
+
+export class RouterFilter implements HttpFilter {
+  constructor(
+    readonly clusters: ClusterManager,
+    readonly host: RouterHost,
+  ) {}
+
+  decode(s: HttpStream): boolean {
+    const route = s.route;
+    if (!route) {
+      s.flags |= Flag.NR;
+      this.host.sendLocal(s, 404, '');
+      return false;
+    }
+    const action = route.action;
+    if (action.kind === 'direct') this.host.sendLocal(s, action.status, action.body, this.localHeaders(s, route));
+    else if (action.kind === 'redirect') this.redirect(s, route, action);
+    else new UpstreamRequest(this, s, route, action).start();
+    return false;
+  }
+
+  private localHeaders(s: HttpStream, route: Route): Record<string, string> {
+    const h: Record<string, string | string[]> = {};
+    applyMutations(h, route.response);
+    if (s.vhost) applyMutations(h, s.vhost.response);
+    const t = this.host.table(s);
+    if (t) applyMutations(h, t.response);
+    const out: Record<string, string> = {};
+    for (const k in h) out[k] = String(h[k]);
+    return out;
+  }
+
+  private redirect(s: HttpStream, route: Route, a: RedirectAction): void {
+    const q = s.query;
+    const scheme = a.scheme ?? q.scheme;
+    let host = a.host ?? q.authority;
+    if (a.port > 0) host = `${host.replace(/:\d+$/, '')}:${a.port}`;
+    else if (a.scheme && a.scheme !== q.scheme) host = host.replace(/:\d+$/, '');
+    let path = q.path;
+    if (a.path !== undefined) path = a.path;
+    else if (a.prefixRewrite !== undefined) path = a.prefixRewrite + path.slice(route.pathKind === 0 || route.pathKind === 3 ? route.pathValue.length : path.length);
+    const query = a.stripQuery || (a.path !== undefined && a.path.includes('?')) ? '' : q.rawQuery;
+    const headers = this.localHeaders(s, route);
+    headers.location = `${scheme}://${host}${path}${query ? `?${query}` : ''}`;
+    this.host.sendLocal(s, a.status, '', headers);
+  }
+}
+
+function pickWeighted(clusters: readonly WeightedCluster[], total: number): WeightedCluster {
+  if (clusters.length === 1) return clusters[0]!;
+  let r = Math.random() * total;
+  for (let i = 0; i < clusters.length; i++) {
+    r -= clusters[i]!.weight;
+    if (r < 0) return clusters[i]!;
+  }
+  return clusters[clusters.length - 1]!;
+}
+
+function hashKey(s: HttpStream, a: RouteAction): number | undefined {
+  let h: number | undefined;
+  for (const p of a.hashPolicy) {
+    let v: string | undefined;
+    if (p.kind === 'header') v = s.query.header(p.name);
+    else if (p.kind === 'source_ip') v = s.downstreamAddress;
+    else {
+      const cookie = s.req.headers.cookie;
+      if (typeof cookie === 'string') {
+        for (const part of cookie.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq > 0 && part.slice(0, eq).trim() === p.name) v = part.slice(eq + 1).trim();
+        }
+      }
+    }
+    if (v === undefined) continue;
+    const k = hash32(v);
+    h = h === undefined ? k : (Math.imul(h, 31) + k) >>> 0;
+    if (p.terminal) break;
+  }
+  return h;
+}
+
+function hasBody(s: HttpStream): boolean {
+  if (s.http2) return !(s.req as http2.Http2ServerRequest).stream.endAfterHeaders;
+  const h = s.req.headers;
+  return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+class UpstreamRequest {
+  private cluster: UpstreamCluster | undefined = undefined;
+  private wc: WeightedCluster;
+  private host: UpstreamHost | undefined = undefined;
+  private readonly retry: RetryPolicy | undefined;
+  private retriesLeft: number;
+  private globalTimer: NodeJS.Timeout | undefined = undefined;
+  private tryTimer: NodeJS.Timeout | undefined = undefined;
+  private backoffTimer: NodeJS.Timeout | undefined = undefined;
+  /** the attempt in flight (h1 ClientRequest or h2 stream) */
+  private current: http.ClientRequest | http2.ClientHttp2Stream | undefined = undefined;
+  private upstreamStart = 0;
+  private responded = false;
+  private finished = false;
+  private holdsRequest = false;
+  private path: string;
+  private headers: Record<string, string | string[]> = {};
+
+  constructor(
+    private readonly router: RouterFilter,
+    private readonly s: HttpStream,
+    private readonly route: Route,
+    private readonly a: RouteAction,
+  ) {
+    this.wc = pickWeighted(a.clusters, a.totalWeight);
+    this.retry = a.retry ?? s.vhost?.retry;
+    this.retriesLeft = this.retry ? this.retry.numRetries : 0;
+    this.path = s.query.path;
+  }
+
+  start(): void {
+    const s = this.s;
+    s.clusterName = this.wc.name;
+    const cluster = this.router.clusters.get(this.wc.name);
+    if (!cluster) {
+      s.flags |= Flag.NC;
+      this.router.host.sendLocal(s, 503, '');
+      return;
+    }
+    this.cluster = cluster;
+    if (cluster.available.length === 0) {
+      s.flags |= Flag.UH;
+      this.router.host.sendLocal(s, 503, 'no healthy upstream');
+      return;
+    }
+    this.buildHeaders();
+    s.cancel = () => this.abort();
+    if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
+    const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
+    if (!hasBody(s)) {
+      s.body = Buffer.alloc(0);
+      this.sendMirrors();
+      this.attempt();
+      return;
+    }
+    const cl = Number(s.req.headers['content-length'] ?? NaN);
+    if (needsBuffer && cl <= MAX_BUFFERED_BODY) {
+      const chunks: Buffer[] = [];
+      s.req.on('data', (c: Buffer) => {
+        chunks.push(c);
+        s.requestBytes += c.length;
+      });
+      s.req.once('end', () => {
+        s.body = Buffer.concat(chunks);
+        if (!this.finished) {
+          this.sendMirrors();
+          this.attempt();
+        }
+      });
+      return;
+    }
+    // Streamed body: it cannot be replayed, so no retries.
+    this.retriesLeft = 0;
+    s.req.on('data', (c: Buffer) => {
+      s.requestBytes += c.length;
+    });
+    this.attempt();
+  }
+
+  private buildHeaders(): void {
+    const s = this.s;
+    const q = s.query;
+    const h = copyEndToEnd(s.req.headers, true);
+    const a = this.a;
+    let path = q.path;
+    if (a.prefixRewrite !== undefined && (this.route.pathKind === 0 || this.route.pathKind === 1 || this.route.pathKind === 3)) {
+      path = a.prefixRewrite + path.slice(this.route.pathKind === 1 ? path.length : this.route.pathValue.length);
+      if (path === '') path = '/';
+    } else if (a.regexRewrite) path = path.replace(a.regexRewrite.re, a.regexRewrite.substitution);
+    if (path !== q.path) h['x-envoy-original-path'] = q.rawQuery ? `${q.path}?${q.rawQuery}` : q.path;
+    this.path = q.rawQuery ? `${path}?${q.rawQuery}` : path;
+    h.host = a.hostRewrite ?? q.authority;
+    const timeout = this.retry && this.retry.perTryTimeoutMs > 0 ? this.retry.perTryTimeoutMs : a.timeoutMs;
+    if (timeout > 0) h['x-envoy-expected-rq-timeout-ms'] = String(timeout);
+    applyMutations(h, this.wc.headers);
+    applyMutations(h, this.route.request);
+    if (s.vhost) applyMutations(h, s.vhost.request);
+    const t = this.router.host.table(s);
+    if (t) applyMutations(h, t.request);
+    this.headers = h;
+    s.upstreamHeaders = h;
+  }
+
+  private attempt(): void {
+    const s = this.s;
+    const cluster = this.cluster!;
+    if (this.finished) return;
+    const host = cluster.lb.pick(cluster.available, cluster.config.lbPolicy === 'RING_HASH' || cluster.config.lbPolicy === 'MAGLEV' ? hashKey(s, this.a) : undefined) as UpstreamHost | undefined;
+    if (!host) {
+      s.flags |= Flag.UH;
+      this.fail(503, 'no healthy upstream');
+      return;
+    }
+    if (!this.holdsRequest) {
+      if (!cluster.breaker.tryRequest(host.pending())) {
+        s.flags |= Flag.UO;
+        cluster.counters.upstream_rq_pending_overflow++;
+        this.fail(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+        return;
+      }
+      this.holdsRequest = true;
+    }
+    this.host = host;
+    host.activeRequests++;
+    s.attempts++;
+    s.upstreamHost = host.address;
+    cluster.counters.upstream_rq_total++;
+    this.upstreamStart = performance.now();
+    if (this.retry && this.retry.perTryTimeoutMs > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), this.retry.perTryTimeoutMs);
+    if (cluster.config.http2) this.sendHttp2(host);
+    else this.sendHttp1(host);
+  }
+
+  private sendHttp1(host: UpstreamHost): void {
+    const s = this.s;
+    const req = http.request({
+      host: host.host,
+      port: host.port,
+      method: s.query.method,
+      path: this.path,
+      headers: this.headers,
+      agent: host.http1().agent,
+      setHost: false,
+    });
+    this.current = req;
+    req.on('response', (res) => {
+      if (this.current !== req) {
+        res.resume();
+        return;
+      }
+      this.onResponse(host, res.statusCode ?? 502, res.headers, res);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.current === req) this.onError(host, err);
+    });
+    this.sendBody(req);
+  }
+
+  private sendHttp2(host: UpstreamHost): void {
+    const s = this.s;
+    const session = host.http2().get();
+    const headers: http2.OutgoingHttpHeaders = { ...this.headers, ':method': s.query.method, ':path': this.path, ':authority': String(this.headers.host), ':scheme': 'http' };
+    delete headers.host;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: s.body !== undefined && s.body.length === 0 });
+    } catch (err) {
+      this.onError(host, err as NodeJS.ErrnoException);
+      return;
+    }
+    this.current = stream;
+    stream.on('response', (rh) => {
+      if (this.current !== stream) return;
+      const status = Number(rh[':status'] ?? 502);
+      this.onResponse(host, status, rh, stream);
+    });
+    stream.on('trailers', (trailers) => {
+      if (this.current === stream && this.responded && !this.s.res.writableEnded) this.s.res.addTrailers(copyEndToEnd(trailers, false));
+    });
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.current === stream) this.onError(host, err);
+    });
+    stream.on('close', () => {
+      if (this.current === stream && !this.responded && stream.rstCode !== undefined && stream.rstCode !== 0) {
+        this.onError(host, Object.assign(new Error(`stream reset ${stream.rstCode}`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+      }
+    });
+    if (s.body === undefined || s.body.length > 0) this.sendBody(stream);
+  }
+
+  private sendBody(out: http.ClientRequest | http2.ClientHttp2Stream): void {
+    const s = this.s;
+    if (s.body !== undefined) out.end(s.body);
+    else s.req.pipe(out);
+  }
+
+  private shouldRetry(status: number): boolean {
+    const p = this.retry;
+    if (!p || this.retriesLeft <= 0) return false;
+    if (p.on5xx && status >= 500) return true;
+    if (p.gatewayError && (status === 502 || status === 503 || status === 504)) return true;
+    if (p.retriable4xx && status === 409) return true;
+    return p.retriableStatusCodes.includes(status);
+  }
+
+  private endAttempt(host: UpstreamHost): void {
+    host.activeRequests--;
+    if (this.tryTimer) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
+    }
+  }
+
+  /** Schedules the next attempt after the backoff; false when no retry may be taken. */
+  private scheduleRetry(): boolean {
+    const cluster = this.cluster!;
+    if (this.retriesLeft <= 0 || !cluster.breaker.tryRetry()) return false;
+    const n = this.retry!.numRetries - this.retriesLeft;
+    this.retriesLeft--;
+    cluster.counters.upstream_rq_retry++;
+    const p = this.retry!;
+    const ceiling = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** n);
+    const delay = Math.random() * ceiling;
+    this.current = undefined;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      cluster.breaker.releaseRetry();
+      this.attempt();
+    }, delay);
+    return true;
+  }
+
+  private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream): void {
+    const s = this.s;
+    const cluster = this.cluster!;
+    this.endAttempt(host);
+    cluster.recordResult(host, status);
+    if (this.shouldRetry(status) && this.scheduleRetry()) {
+      body.resume();
+      return;
+    }
+    if (this.retry && this.retriesLeft <= 0 && s.attempts > 1 && this.shouldRetryIgnoringBudget(status)) s.flags |= Flag.URX;
+    this.responded = true;
+    s.upstreamMs = Math.round(performance.now() - this.upstreamStart);
+    const out = copyEndToEnd(headers, false);
+    out['x-envoy-upstream-service-time'] = String(s.upstreamMs);
+    out.server = this.router.host.serverName;
+    applyMutations(out, this.wc.responseHeaders);
+    applyMutations(out, this.route.response);
+    if (s.vhost) applyMutations(out, s.vhost.response);
+    const t = this.router.host.table(s);
+    if (t) applyMutations(out, t.response);
+    corsResponseHeaders(s, out);
+    s.status = status;
+    const bucket = status >= 500 ? 'upstream_rq_5xx' : status >= 400 ? 'upstream_rq_4xx' : 'upstream_rq_2xx';
+    cluster.counters[bucket]++;
+    if (s.downstreamGone) {
+      body.destroy();
+      return;
+    }
+    try {
+      s.res.writeHead(status, out);
+    } catch {
+      // A header the downstream protocol cannot carry: answer 502 instead of crashing.
+      s.res.writeHead(502, { 'content-type': 'text/plain' });
+      s.res.end('upstream sent invalid headers');
+      body.destroy();
+      return;
+    }
+    if (s.query.method === 'HEAD' || status === 204 || status === 304) {
+      body.resume();
+      body.once('end', () => this.complete());
+      s.res.end();
+      return;
+    }
+    body.on('data', (c: Buffer) => {
+      s.responseBytes += c.length;
+    });
+    body.once('end', () => {
+      const tr = (body as http.IncomingMessage).trailers;
+      if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr);
+      s.res.end();
+      this.complete();
+    });
+    body.once('error', () => {
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+    });
+    body.pipe(s.res as NodeJS.WritableStream, { end: false });
+  }
+
+  private shouldRetryIgnoringBudget(status: number): boolean {
+    const left = this.retriesLeft;
+    this.retriesLeft = 1;
+    const r = this.shouldRetry(status);
+    this.retriesLeft = left;
+    return r;
+  }
+
+  private onError(host: UpstreamHost, err: NodeJS.ErrnoException): void {
+    const s = this.s;
+    const cluster = this.cluster!;
+    this.current = undefined;
+    this.endAttempt(host);
+    if (this.responded) {
+      // Reset after the response started: nothing to retry, reset the downstream too.
+      s.flags |= Flag.UR;
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+      return;
+    }
+    const connect = err.code !== undefined && CONNECT_ERRORS.has(err.code);
+    if (connect) cluster.counters.upstream_cx_connect_fail++;
+    cluster.recordResult(host, 0);
+    const p = this.retry;
+    if (p && ((connect && p.connectFailure) || (!connect && p.reset)) && this.scheduleRetry()) return;
+    if (p && s.attempts > 1) s.flags |= Flag.URX;
+    s.flags |= connect ? Flag.UF : Flag.UC;
+    const reason = connect ? 'connection failure' : 'connection termination';
+    this.fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
+  }
+
+  private onTryTimeout(): void {
+    this.tryTimer = undefined;
+    const host = this.host!;
+    const cur = this.current;
+    this.current = undefined;
+    cur?.destroy();
+    this.endAttempt(host);
+    this.cluster!.counters.upstream_rq_timeout++;
+    this.cluster!.recordResult(host, 504);
+    if (this.shouldRetry(504) && this.scheduleRetry()) return;
+    this.s.flags |= Flag.UT;
+    if (this.s.attempts > 1) this.s.flags |= Flag.URX;
+    this.fail(504, 'upstream request timeout');
+  }
+
+  private onGlobalTimeout(): void {
+    this.globalTimer = undefined;
+    const s = this.s;
+    s.flags |= Flag.UT;
+    this.cluster!.counters.upstream_rq_timeout++;
+    if (this.responded) {
+      this.abort();
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+      return;
+    }
+    this.abort();
+    this.fail(504, 'upstream request timeout');
+  }
+
+  /** Stops everything in flight (downstream gone or timeout). */
+  private abort(): void {
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+      this.cluster?.breaker.releaseRetry();
+    }
+    const cur = this.current;
+    this.current = undefined;
+    if (cur) {
+      cur.destroy();
+      if (this.host && !this.responded) this.endAttempt(this.host);
+    }
+    this.complete();
+  }
+
+  private fail(status: number, body: string): void {
+    this.complete();
+    this.router.host.sendLocal(this.s, status, body);
+  }
+
+  private complete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.globalTimer) clearTimeout(this.globalTimer);
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    if (this.holdsRequest) this.cluster!.breaker.releaseRequest();
+    this.holdsRequest = false;
+    this.s.cancel = undefined;
+  }
+
+  private sendMirrors(): void {
+    const s = this.s;
+    for (const m of this.a.mirrors) {
+      if (m.fraction < 1 && Math.random() >= m.fraction) continue;
+      const c = this.router.clusters.get(m.cluster);
+      const host = c?.lb.pick(c.available) as UpstreamHost | undefined;
+      if (!host) continue;
+      const headers = { ...this.headers, host: `${String(this.headers.host).replace(/:\d+$/, '')}-shadow` };
+      const req = http.request({ host: host.host, port: host.port, method: s.query.method, path: this.path, headers, agent: host.http1().agent, setHost: false });
+      req.on('response', (res) => res.resume());
+      req.on('error', () => undefined);
+      req.end(s.body);
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Istio's standard metrics (istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes,
+ * istio_response_bytes, istio_tcp_*) with Istio's labels, kept in plain maps and written in the Prometheus
+ * text format on demand. A lean writer instead of prom-client: one string key and a few array increments
+ * per request, nothing allocated for a series that exists already.
+ */
+import type { NodeIdentity } from './node-identity';
+
+const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
+class Histogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: readonly number[]) {
+    this.counts = new Float64Array(buckets.length);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) if (v <= b[i]!) this.counts[i]!++;
+  }
+}
+
+/** [metric name, label text, value]; lines of one metric must be adjacent. */
+export type PromLine = [string, string, number];
+
+class RequestSeries {
+  count = 0;
+  readonly duration = new Histogram(DURATION_BUCKETS);
+  readonly requestBytes = new Histogram(BYTES_BUCKETS);
+  readonly responseBytes = new Histogram(BYTES_BUCKETS);
+  constructor(readonly labels: string) {}
+}
+
+class TcpSeries {
+  sent = 0;
+  received = 0;
+  opened = 0;
+  closed = 0;
+  constructor(readonly labels: string) {}
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Parses Istio cluster names: `outbound|9080|v1|reviews.default.svc.cluster.local`, `inbound|8080||`. */
+export function parseClusterName(name: string): { direction: 'outbound' | 'inbound' | 'other'; port: string; subset: string; host: string } {
+  const parts = name.split('|');
+  if (parts.length === 4 && (parts[0] === 'outbound' || parts[0] === 'inbound')) {
+    return { direction: parts[0], port: parts[1]!, subset: parts[2]!, host: parts[3]! };
+  }
+  return { direction: 'other', port: '', subset: '', host: name };
+}
+
+export class MeshStats {
+  private readonly requests = new Map<string, RequestSeries>();
+  private readonly tcp = new Map<string, TcpSeries>();
+  private readonly peerCache = new Map<string, string>();
+  private readonly self: { workload: string; namespace: string; app: string; version: string; principal: string; cluster: string };
+  /** server-wide counters, Envoy names */
+  readonly server = { downstream_rq_total: 0, downstream_cx_total: 0, downstream_rq_4xx: 0, downstream_rq_5xx: 0, downstream_rq_2xx: 0, downstream_rq_rx_reset: 0, http_400_rejected: 0, http_431_rejected: 0 };
+
+  constructor(node: NodeIdentity) {
+    const m = node.metadata;
+    this.self = {
+      workload: String(m.WORKLOAD_NAME ?? node.podName),
+      namespace: node.namespace,
+      app: node.labels.app ?? 'unknown',
+      version: node.labels.version ?? 'unknown',
+      principal: typeof m.SERVICE_ACCOUNT === 'string' ? `spiffe://cluster.local/ns/${node.namespace}/sa/${m.SERVICE_ACCOUNT}` : 'unknown',
+      cluster: String(m.CLUSTER_ID ?? 'Kubernetes'),
+    };
+  }
+
+  /** Everything but the per-request labels, cached per upstream cluster name. */
+  private peerLabels(cluster: string): string {
+    let s = this.peerCache.get(cluster);
+    if (s !== undefined) return s;
+    const c = parseClusterName(cluster);
+    const me = this.self;
+    const svc = c.host || 'unknown';
+    const dot = svc.indexOf('.');
+    const svcName = dot > 0 ? svc.slice(0, dot) : svc;
+    const svcNs = dot > 0 ? svc.slice(dot + 1).split('.')[0]! : 'unknown';
+    const inbound = c.direction === 'inbound';
+    const labels: [string, string][] = [
+      ['reporter', inbound ? 'destination' : 'source'],
+      ['source_workload', inbound ? 'unknown' : me.workload],
+      ['source_canonical_service', inbound ? 'unknown' : me.app],
+      ['source_workload_namespace', inbound ? 'unknown' : me.namespace],
+      ['source_principal', inbound ? 'unknown' : me.principal],
+      ['source_app', inbound ? 'unknown' : me.app],
+      ['source_version', inbound ? 'unknown' : me.version],
+      ['source_cluster', inbound ? 'unknown' : me.cluster],
+      ['destination_workload', inbound ? me.workload : 'unknown'],
+      ['destination_workload_namespace', inbound ? me.namespace : svcNs],
+      ['destination_principal', inbound ? me.principal : 'unknown'],
+      ['destination_app', inbound ? me.app : 'unknown'],
+      ['destination_version', inbound ? me.version : c.subset || 'unknown'],
+      ['destination_service', inbound ? 'unknown' : svc],
+      ['destination_canonical_service', inbound ? me.app : svcName],
+      ['destination_service_name', inbound ? me.app : svcName],
+      ['destination_service_namespace', inbound ? me.namespace : svcNs],
+      ['destination_cluster', inbound ? me.cluster : 'unknown'],
+    ];
+    s = labels.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+    this.peerCache.set(cluster, s);
+    return s;
+  }
+
+  recordRequest(cluster: string, protocol: string, code: number, grpcStatus: string, flags: string, durationMs: number, reqBytes: number, respBytes: number): void {
+    const key = `${this.peerLabels(cluster)},request_protocol="${protocol}",response_code="${code}",grpc_response_status="${grpcStatus}",response_flags="${flags}",connection_security_policy="unknown"`;
+    let s = this.requests.get(key);
+    if (!s) {
+      s = new RequestSeries(key);
+      this.requests.set(key, s);
+    }
+    s.count++;
+    s.duration.observe(durationMs);
+    s.requestBytes.observe(reqBytes);
+    s.responseBytes.observe(respBytes);
+  }
+
+  private tcpSeries(cluster: string, flags: string): TcpSeries {
+    const key = `${this.peerLabels(cluster)},request_protocol="tcp",response_flags="${flags}",connection_security_policy="unknown"`;
+    let s = this.tcp.get(key);
+    if (!s) {
+      s = new TcpSeries(key);
+      this.tcp.set(key, s);
+    }
+    return s;
+  }
+
+  tcpOpened(cluster: string): void {
+    this.tcpSeries(cluster, '-').opened++;
+  }
+
+  tcpClosed(cluster: string, flags: string, sent: number, received: number): void {
+    const s = this.tcpSeries(cluster, flags);
+    s.closed++;
+    s.sent += sent;
+    s.received += received;
+  }
+
+  private histogram(out: string[], name: string, labels: string, h: Histogram): void {
+    for (let i = 0; i < h.buckets.length; i++) out.push(`${name}_bucket{${labels},le="${h.buckets[i]}"} ${h.counts[i]}`);
+    out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
+  }
+
+  /** Prometheus text exposition of the Istio metrics plus `extra` lines (Envoy-style counters). */
+  prometheus(extra: readonly PromLine[]): string {
+    const out: string[] = [];
+    out.push('# TYPE istio_requests_total counter');
+    for (const s of this.requests.values()) out.push(`istio_requests_total{${s.labels}} ${s.count}`);
+    out.push('# TYPE istio_request_duration_milliseconds histogram');
+    for (const s of this.requests.values()) this.histogram(out, 'istio_request_duration_milliseconds', s.labels, s.duration);
+    out.push('# TYPE istio_request_bytes histogram');
+    for (const s of this.requests.values()) this.histogram(out, 'istio_request_bytes', s.labels, s.requestBytes);
+    out.push('# TYPE istio_response_bytes histogram');
+    for (const s of this.requests.values()) this.histogram(out, 'istio_response_bytes', s.labels, s.responseBytes);
+    for (const [metric, field] of [
+      ['istio_tcp_sent_bytes_total', 'sent'],
+      ['istio_tcp_received_bytes_total', 'received'],
+      ['istio_tcp_connections_opened_total', 'opened'],
+      ['istio_tcp_connections_closed_total', 'closed'],
+    ] as const) {
+      out.push(`# TYPE ${metric} counter`);
+      for (const s of this.tcp.values()) if (s[field] > 0) out.push(`${metric}{${s.labels}} ${s[field]}`);
+    }
+    let last = '';
+    for (const [name, labels, value] of extra) {
+      if (name !== last) out.push(`# TYPE ${name} counter`);
+      last = name;
+      out.push(labels ? `${name}{${labels}} ${value}` : `${name} ${value}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}
