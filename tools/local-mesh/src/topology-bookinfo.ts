@@ -1,0 +1,75 @@
+/**
+ * Bookinfo's workloads as data: which service and version, which port (base port + offset, the same
+ * ports as samples/bookinfo/registry/bookinfo-workloads.yaml), and which services each one calls. Today
+ * a caller is pointed at every workload of the callee directly (taken in turn, like a Kubernetes Service);
+ * with sidecars the address will be the caller sidecar's outbound listener instead.
+ */
+import { join } from 'node:path';
+import type { ComponentSpec } from './component';
+
+export type BookinfoService = 'productpage' | 'details' | 'reviews' | 'ratings';
+
+export interface Workload {
+  service: BookinfoService;
+  version: string;
+  /** Port = base port + offset. */
+  offset: number;
+}
+
+export const BOOKINFO_WORKLOADS: readonly Workload[] = [
+  { service: 'productpage', version: 'v1', offset: 0 },
+  { service: 'details', version: 'v1', offset: 1 },
+  { service: 'reviews', version: 'v1', offset: 2 },
+  { service: 'reviews', version: 'v2', offset: 3 },
+  { service: 'reviews', version: 'v3', offset: 4 },
+  { service: 'ratings', version: 'v1', offset: 5 },
+];
+
+/** Who calls whom (reviews v1 has the address too; it just never uses it). */
+export const BOOKINFO_CALLS: Readonly<Record<BookinfoService, readonly BookinfoService[]>> = {
+  productpage: ['details', 'reviews'],
+  reviews: ['ratings'],
+  details: [],
+  ratings: [],
+};
+
+export const workloadName = (w: Workload): string => `${w.service}-${w.version}`;
+
+export interface BookinfoContext {
+  root: string;
+  host: string;
+  /** Port of each workload, by workload name. */
+  ports: ReadonlyMap<string, number>;
+}
+
+export function bookinfoComponents(ctx: BookinfoContext): ComponentSpec[] {
+  const main = join(ctx.root, 'samples/bookinfo/src/main.ts');
+  const addressOf = (w: Workload) => `${ctx.host}:${ctx.ports.get(workloadName(w))}`;
+  return BOOKINFO_WORKLOADS.map((w) => {
+    const callees = BOOKINFO_CALLS[w.service];
+    const upstreamFlags = callees.flatMap((svc) => [
+      `--${svc}-address`,
+      BOOKINFO_WORKLOADS.filter((x) => x.service === svc).map(addressOf).join(','),
+    ]);
+    const port = ctx.ports.get(workloadName(w)) as number;
+    const base = `http://${ctx.host}:${port}`;
+    return {
+      name: workloadName(w),
+      role: 'workload',
+      command: process.execPath,
+      args: [
+        '--import', 'tsx', main,
+        '--service', w.service,
+        '--version', w.version,
+        '--listen', `${ctx.host}:${port}`,
+        '--service-account', `bookinfo-${w.service}`,
+        ...upstreamFlags,
+      ],
+      cwd: ctx.root,
+      ports: [{ name: 'http', host: ctx.host, port }],
+      ready: { http: `${base}/health` },
+      after: BOOKINFO_WORKLOADS.filter((x) => callees.includes(x.service)).map(workloadName),
+      links: w.service === 'productpage' ? [{ label: 'Product page (straight to productpage; no gateway yet)', url: `${base}/productpage` }] : [],
+    };
+  });
+}
