@@ -196,6 +196,16 @@ export function dynamicResources(
   return out;
 }
 
+/**
+ * The version a whole type was last updated to, from a config dump: `version_info` of ListenersConfigDump
+ * or ClustersConfigDump (for Delta xDS, the system_version_info of the last response).
+ */
+export function dumpVersion(dump: { configs: Record<string, unknown>[] }, kind: 'listeners' | 'clusters'): string {
+  const suffix = kind === 'listeners' ? 'ListenersConfigDump' : 'ClustersConfigDump';
+  const cfg = dump.configs.find((c) => String(c['@type'] ?? '').endsWith(suffix));
+  return String(cfg?.version_info ?? '');
+}
+
 /** Envoy admin /clusters?format=json: cluster name -> host addresses ('ip:port') with health flags. */
 export async function readClusters(adminUrl: string): Promise<Map<string, { address: string; healthy: boolean }[]>> {
   const res = await httpGetText(`${adminUrl}/clusters?format=json`);

@@ -14,7 +14,7 @@ import {
   virtualHost,
   weightedRoute,
   apiListener,
-} from '@mesh/xds';
+} from '../src/index';
 
 export interface MeshFixture {
   /** Version used for every type unless overridden. */

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Snapshot, TYPE_URL, type AckEvent, type NackEvent, type XdsNode } from '@mesh/xds';
-import { openRawAdsStream, startTestAdsServer, type RawAdsStream, type TestAdsServer } from '@mesh/xds/testing';
+import { Snapshot, TYPE_URL, type AckEvent, type NackEvent, type XdsNode } from '../src/index';
+import { openRawAdsStream, startTestAdsServer, type RawAdsStream, type TestAdsServer } from '../src/testing';
 import { meshSnapshot } from './fixture-mesh';
 
 interface Res {
