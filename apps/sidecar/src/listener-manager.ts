@@ -64,7 +64,7 @@ export class ListenerManager {
       const cfg = this.store.listeners.resources.get(name)?.value;
       if (!cfg) continue;
       const old = this.active.get(name);
-      if (old && old.config.socketKey === cfg.socketKey && cfg.port !== 0) {
+      if (old && old.config.socketKey === cfg.socketKey) {
         old.update(cfg);
         this.log.info('listener updated in place', { listener: name });
         continue;

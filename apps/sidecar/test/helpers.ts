@@ -1,0 +1,176 @@
+/**
+ * Test helpers for the sidecar: real HTTP backends on loopback that report what they received, a proxy
+ * fed by a real in-process AdsServer (@mesh/xds/testing), and a plain HTTP client without connection reuse.
+ */
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import { createLogger } from '@mesh/runtime';
+import {
+  clusterLoadAssignment, edsCluster, EXTENSION_TYPE_URL, httpConnectionManager, httpListener, Snapshot, TYPE_URL, typedConfig,
+  type SnapshotInput,
+} from '@mesh/xds';
+import { startTestAdsServer, type TestAdsServer } from '@mesh/xds/testing';
+import { buildNodeIdentity } from '../src/node-identity';
+import { Proxy } from '../src/proxy';
+
+export const NODE_ID = 'sidecar~127.0.0.1~client-1.default~default.svc.cluster.local';
+
+export interface Backend {
+  name: string;
+  port: number;
+  server: http.Server;
+  /** requests seen, in order */
+  seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[];
+  /** set to change the behaviour per request; default answers 200 with JSON */
+  handler: ((req: http.IncomingMessage, res: http.ServerResponse, body: string) => void) | undefined;
+  close(): Promise<void>;
+}
+
+export async function startBackend(name: string): Promise<Backend> {
+  const b: Backend = {
+    name,
+    port: 0,
+    server: http.createServer(),
+    seen: [],
+    handler: undefined,
+    close: () =>
+      new Promise((resolve) => {
+        b.server.close(() => resolve());
+        b.server.closeAllConnections();
+      }),
+  };
+  b.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      b.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (b.handler) return b.handler(req, res, body);
+      const out = JSON.stringify({ backend: name, url: req.url, headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name, 'content-length': Buffer.byteLength(out) });
+      res.end(out);
+    });
+  });
+  await new Promise<void>((resolve) => b.server.listen(0, '127.0.0.1', resolve));
+  b.port = (b.server.address() as net.AddressInfo).port;
+  return b;
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export function request(port: number, opts: { path?: string; method?: string; headers?: Record<string, string>; body?: string; host?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers: { host: opts.host ?? 'svc.local', ...opts.headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Everything a scenario needs in one snapshot: listeners, routes, clusters, endpoints. */
+export interface Resources {
+  listeners?: object[];
+  routes?: object[];
+  clusters?: object[];
+  endpoints?: object[];
+}
+
+let version = 0;
+export function snapshot(r: Resources): Snapshot {
+  const v = String(++version);
+  const input: SnapshotInput = {};
+  if (r.listeners) input[TYPE_URL.LISTENER] = { version: v, resources: r.listeners };
+  if (r.routes) input[TYPE_URL.ROUTE] = { version: v, resources: r.routes };
+  if (r.clusters) input[TYPE_URL.CLUSTER] = { version: v, resources: r.clusters };
+  if (r.endpoints) input[TYPE_URL.ENDPOINT] = { version: v, resources: r.endpoints };
+  return new Snapshot(input);
+}
+
+/** An HTTP listener on 127.0.0.1:0 whose routes come from RDS `routeName`, with extra HTTP filters. */
+export function listener(name: string, routeName: string, filters: object[] = [], hcmExtra: Record<string, unknown> = {}): object {
+  const hcm = { ...httpConnectionManager({ statPrefix: name, routeConfigName: routeName, filters: filters as never }), ...hcmExtra };
+  return httpListener({ name, address: '127.0.0.1', port: 0, hcm: hcm as never });
+}
+
+/** An EDS cluster plus its endpoints pointing at backends. */
+export function cluster(name: string, backends: { port: number; weight?: number }[], extra: Record<string, unknown> = {}): { cluster: object; endpoints: object } {
+  return {
+    cluster: { ...edsCluster({ name, connectTimeoutMs: 1000 }), ...extra },
+    endpoints: clusterLoadAssignment(name, backends.map((b) => ({ address: '127.0.0.1', port: b.port, weight: b.weight }))),
+  };
+}
+
+export const faultFilterConfig = (): object => ({ name: 'envoy.filters.http.fault', typed_config: typedConfig(EXTENSION_TYPE_URL.FAULT, {}) });
+export const corsFilterConfig = (): object => ({ name: 'envoy.filters.http.cors', typed_config: typedConfig(EXTENSION_TYPE_URL.CORS, {}) });
+
+export interface Harness {
+  ads: TestAdsServer;
+  proxy: Proxy;
+  /** push a new snapshot and wait until the proxy applied it */
+  push(r: Resources): Promise<void>;
+  port(listenerName: string): number;
+  stop(): Promise<void>;
+}
+
+export async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A proxy connected to a real AdsServer holding `r`; resolves once every listener in `r` is active. */
+export async function startHarness(r: Resources, opts: { accessLog?: string } = {}): Promise<Harness> {
+  const ads = await startTestAdsServer({ nodeId: NODE_ID, snapshot: snapshot(r) });
+  const built = buildNodeIdentity({
+    nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: 'client', labels: ['app=client', 'version=v1'],
+    interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined },
+  });
+  if (!built.ok) throw new Error('bad node');
+  const proxy = new Proxy({
+    node: built.node, xdsTarget: ads.address, admin: { host: '127.0.0.1', port: 0 }, drainMs: 500, accessLogPath: opts.accessLog ?? '', concurrency: 1,
+    log: createLogger('sidecar-test', process.env.MESH_TEST_LOG === 'debug' ? 'debug' : 'error'),
+  });
+  await proxy.start();
+  const h: Harness = {
+    ads,
+    proxy,
+    async push(next) {
+      const s = snapshot(next);
+      ads.ads.setSnapshot(NODE_ID, s);
+      const want = (type: string) => s.version(type);
+      await waitUntil('config applied', () =>
+        (!next.listeners || proxy.store.listeners.version === want(TYPE_URL.LISTENER)) &&
+        (!next.clusters || proxy.store.clusters.version === want(TYPE_URL.CLUSTER)) &&
+        (!next.routes || proxy.store.routes.version === want(TYPE_URL.ROUTE)) &&
+        (!next.endpoints || proxy.store.endpoints.version === want(TYPE_URL.ENDPOINT)));
+      await proxy.listeners.settled();
+    },
+    port(name) {
+      const p = proxy.listeners.port(name);
+      if (p === undefined) throw new Error(`listener ${name} is not bound`);
+      return p;
+    },
+    async stop() {
+      await proxy.stop();
+      await ads.stop();
+    },
+  };
+  const names = (r.listeners ?? []).map((l) => (l as { name: string }).name);
+  await waitUntil('listeners active', () => names.every((n) => proxy.listeners.port(n) !== undefined) && (!r.routes || proxy.store.routes.version !== '') && (!r.endpoints || proxy.store.endpoints.version !== ''));
+  await proxy.listeners.settled();
+  return h;
+}
