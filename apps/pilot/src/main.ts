@@ -1,12 +1,24 @@
 import { runApp } from '@mesh/runtime';
-import { errors } from './errors';
 import { flags, usageInfo } from './flags';
+import { startPilot } from './pilot';
 
 void runApp({
   component: 'pilot',
   usage: usageInfo,
   flags,
-  async start() {
-    throw errors.create('NOT_IMPLEMENTED', {});
+  async start({ flags: f, log }) {
+    const pilot = await startPilot({
+      configDir: f.configDir,
+      xdsAddress: f.xdsAddress,
+      debugAddress: f.debugAddress,
+      debounceAfterMs: f.debounceAfter,
+      debounceMaxMs: f.debounceMax,
+      rescanMs: f.configRescan,
+      rootNamespace: f.rootNamespace,
+      domainSuffix: f.domainSuffix,
+      log,
+    });
+    log.info('pilot listening', { xdsPort: pilot.xdsPort, debugPort: pilot.debugPort, configDir: f.configDir });
+    return pilot;
   },
 });

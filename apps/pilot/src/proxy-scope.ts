@@ -1,0 +1,94 @@
+/**
+ * What one proxy can see (Istio's SidecarScope): the services its Sidecar's egress hosts allow, its
+ * egress listeners with a port, its ingress listeners. Proxies with the same scope key get the same
+ * snapshot, so generation cost grows with the number of distinct scopes, not of proxies.
+ */
+import type { ServicePort, SidecarSpec } from './config-spec';
+import { configKey } from './config-types';
+import type { Proxy } from './proxy';
+import { parseEgressHost, serviceVisible, type PushContext } from './push-context';
+import type { Service } from './registry';
+
+export interface EgressListener {
+  port: ServicePort;
+  bind: string;
+  captureNone: boolean;
+  services: Service[];
+}
+
+export interface IngressListener {
+  port: ServicePort;
+  bind: string;
+  defaultEndpoint: string;
+}
+
+export interface ProxyScope {
+  key: string;
+  generator: Proxy['generator'];
+  namespace: string;
+  labels: Record<string, string>;
+  interception: Proxy['interception'];
+  sidecar: string | undefined;
+  services: Service[];
+  egress: EgressListener[];
+  ingress: IngressListener[];
+}
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
+
+/** Protocol of a port: explicit `protocol`, else Istio's name prefix (`http-web` -> HTTP), else TCP. */
+export function isHttpPort(port: ServicePort): boolean {
+  const p = (port.protocol ?? port.name?.split('-')[0] ?? '').toUpperCase();
+  return HTTP_PROTOCOLS.has(p);
+}
+
+export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
+  const all = push.registry.services();
+  const sidecar = push.sidecarFor(proxy);
+  const spec: SidecarSpec | undefined = sidecar?.spec;
+  const ns = sidecar?.config.meta.namespace ?? proxy.namespace;
+  const egressSpecs = spec?.egress ?? [];
+  let services: Service[] = all.slice();
+  const egress: EgressListener[] = [];
+  if (egressSpecs.length > 0) {
+    const visible = new Set<Service>();
+    for (const e of egressSpecs) {
+      const hosts = e.hosts.map((h) => parseEgressHost(h, ns));
+      const matched = all.filter((s) => serviceVisible(s, hosts));
+      for (const s of matched) visible.add(s);
+      if (e.port) {
+        const captureNone = e.captureMode === 'NONE' || proxy.interception === 'NONE';
+        egress.push({
+          port: e.port,
+          bind: e.bind ?? (captureNone ? '127.0.0.1' : '0.0.0.0'),
+          captureNone,
+          services: matched.filter((s) => s.ports.some((p) => p.number === e.port?.number)),
+        });
+      }
+    }
+    services = all.filter((s) => visible.has(s));
+  }
+  const ingress: IngressListener[] = (spec?.ingress ?? []).map((i) => ({
+    port: i.port,
+    bind: i.bind ?? '0.0.0.0',
+    defaultEndpoint: i.defaultEndpoint ?? `127.0.0.1:${i.port.targetPort ?? i.port.number}`,
+  }));
+  return {
+    key: scopeKey(push, proxy),
+    generator: proxy.generator,
+    namespace: proxy.namespace,
+    labels: proxy.labels,
+    interception: proxy.interception,
+    sidecar: sidecar ? configKey(sidecar.config) : undefined,
+    services,
+    egress,
+    ingress,
+  };
+}
+
+/** The class of a proxy: proxies with equal keys see exactly the same config. */
+export function scopeKey(push: PushContext, proxy: Proxy): string {
+  const sidecar = push.sidecarFor(proxy);
+  const labelPart = push.usesSourceLabels ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
+  return [proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');
+}

@@ -1,0 +1,120 @@
+/**
+ * An immutable index of one version of the whole mesh config: services, VirtualServices and
+ * DestinationRules by host, Sidecars by namespace. Built once per push and shared by every proxy.
+ */
+import type { DestinationRuleSpec, SidecarSpec, VirtualServiceSpec } from './config-spec';
+import { configKey, type ConfigObject } from './config-types';
+import type { Proxy } from './proxy';
+import { labelsMatch, type Service, type ServiceRegistry } from './registry';
+
+export interface MeshOptions {
+  /** Namespace whose selector-less Sidecar is the mesh-wide default (Istio: istio-system). */
+  rootNamespace: string;
+  /** DNS suffix for short host names: `reviews` in `default` -> `reviews.default.svc.<domain>`. */
+  domainSuffix: string;
+}
+
+export interface ScopedConfig<S> {
+  config: ConfigObject;
+  spec: S;
+}
+
+/** Sidecar egress host `ns/host` as a matcher over services. */
+export interface EgressHost {
+  namespace: string;
+  host: string;
+}
+
+export class PushContext {
+  readonly virtualServicesByHost = new Map<string, ScopedConfig<VirtualServiceSpec>[]>();
+  readonly destinationRulesByHost = new Map<string, ScopedConfig<DestinationRuleSpec>>();
+  private readonly sidecars: ScopedConfig<SidecarSpec>[];
+  /** True when some VirtualService matches on sourceLabels: proxies then differ by labels. */
+  readonly usesSourceLabels: boolean;
+
+  constructor(
+    readonly version: string,
+    readonly registry: ServiceRegistry,
+    configs: { virtualServices: readonly ConfigObject[]; destinationRules: readonly ConfigObject[]; sidecars: readonly ConfigObject[] },
+    readonly options: MeshOptions,
+  ) {
+    let sourceLabels = false;
+    for (const c of sortByKey(configs.virtualServices)) {
+      const spec = c.spec as unknown as VirtualServiceSpec;
+      if ((spec.gateways ?? []).length > 0 && !(spec.gateways ?? []).includes('mesh')) continue;
+      if ((spec.http ?? []).some((r) => (r.match ?? []).some((m) => m.sourceLabels))) sourceLabels = true;
+      for (const host of spec.hosts ?? []) {
+        const fqdn = this.resolveHost(host, c.meta.namespace);
+        const list = this.virtualServicesByHost.get(fqdn) ?? [];
+        list.push({ config: c, spec });
+        this.virtualServicesByHost.set(fqdn, list);
+      }
+    }
+    this.usesSourceLabels = sourceLabels;
+    for (const c of sortByKey(configs.destinationRules)) {
+      const spec = c.spec as unknown as DestinationRuleSpec;
+      const fqdn = this.resolveHost(spec.host, c.meta.namespace);
+      if (!this.destinationRulesByHost.has(fqdn)) this.destinationRulesByHost.set(fqdn, { config: c, spec });
+    }
+    this.sidecars = sortByKey(configs.sidecars).map((c) => ({ config: c, spec: c.spec as SidecarSpec }));
+  }
+
+  private readonly memoTable = new Map<string, unknown>();
+
+  /** A value computed once per push and shared by every proxy class (same object => encoded once). */
+  memo<T>(key: string, build: () => T): T {
+    if (this.memoTable.has(key)) return this.memoTable.get(key) as T;
+    const value = build();
+    this.memoTable.set(key, value);
+    return value;
+  }
+
+  /** Istio's short-name rule: a host without a dot is a Kubernetes service in the config's namespace. */
+  resolveHost(host: string, namespace: string): string {
+    return host.includes('.') || host === '*' ? host : `${host}.${namespace}.svc.${this.options.domainSuffix}`;
+  }
+
+  /** The Sidecar that applies to a proxy: a matching selector in its namespace, else the namespace default, else the root default. */
+  sidecarFor(proxy: Proxy): ScopedConfig<SidecarSpec> | undefined {
+    const inNs = this.sidecars.filter((s) => s.config.meta.namespace === proxy.namespace);
+    const selected = inNs.find((s) => s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, proxy.labels));
+    if (selected) return selected;
+    const nsDefault = inNs.find((s) => !s.spec.workloadSelector);
+    if (nsDefault) return nsDefault;
+    return this.sidecars.find((s) => s.config.meta.namespace === this.options.rootNamespace && !s.spec.workloadSelector);
+  }
+
+  destinationRule(host: string): ScopedConfig<DestinationRuleSpec> | undefined {
+    return this.destinationRulesByHost.get(host) ?? this.wildcardMatch(this.destinationRulesByHost, host);
+  }
+
+  virtualServices(host: string): ScopedConfig<VirtualServiceSpec>[] {
+    return this.virtualServicesByHost.get(host) ?? [];
+  }
+
+  private wildcardMatch<T>(map: Map<string, T>, host: string): T | undefined {
+    for (const [pattern, value] of map) if (pattern.startsWith('*') && host.endsWith(pattern.slice(1))) return value;
+    return undefined;
+  }
+}
+
+function sortByKey(list: readonly ConfigObject[]): ConfigObject[] {
+  return [...list].sort((a, b) => configKey(a).localeCompare(configKey(b)));
+}
+
+export function parseEgressHost(text: string, sidecarNamespace: string): EgressHost {
+  const slash = text.indexOf('/');
+  const ns = text.slice(0, slash);
+  return { namespace: ns === '.' ? sidecarNamespace : ns, host: text.slice(slash + 1) };
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
+  return pattern === host;
+}
+
+/** Whether a service is visible through a list of egress hosts (`*` namespace matches any). */
+export function serviceVisible(service: Service, hosts: readonly EgressHost[]): boolean {
+  return hosts.some((h) => (h.namespace === '*' || h.namespace === service.namespace) && hostMatches(h.host, service.hostname));
+}

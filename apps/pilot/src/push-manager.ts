@@ -1,0 +1,178 @@
+/**
+ * Turns accepted config into per-proxy snapshots and pushes them. Proxies are grouped by scope key
+ * (same Sidecar scope + generator => one shared snapshot); on a debounced change only the xDS types
+ * that PUSH_TRIGGERS names for the changed kinds are regenerated, the others are reused as they are.
+ */
+import type { Logger } from '@mesh/runtime';
+import { Snapshot, type AdsServer, type SnapshotInput, type XdsMessage, type XdsTypeUrl } from '@mesh/xds';
+import type { ConfigChange, ConfigStore } from './config-store';
+import { ALL_TYPES, GENERATORS, typesFor } from './generators';
+import type { PilotMetrics } from './debug-metrics';
+import type { Proxy } from './proxy';
+import { computeScope, scopeKey, type ProxyScope } from './proxy-scope';
+import { PushContext, type MeshOptions } from './push-context';
+import { Debouncer } from './push-debounce';
+import { ConfigServiceRegistry } from './registry-config';
+import { typeVersion } from './snapshot-version';
+
+interface ProxyClass {
+  key: string;
+  push: PushContext;
+  scope: ProxyScope;
+  resources: Map<XdsTypeUrl, object[]>;
+  versions: Map<XdsTypeUrl, string>;
+  snapshot: Snapshot;
+}
+
+export interface PushManagerOptions {
+  store: ConfigStore;
+  ads: AdsServer;
+  mesh: MeshOptions;
+  debounceAfterMs: number;
+  debounceMaxMs: number;
+  log: Logger;
+  metrics: PilotMetrics;
+}
+
+export class PushManager {
+  private push: PushContext;
+  private pushVersion = 0;
+  private readonly proxies = new Map<string, { proxy: Proxy; key: string }>();
+  private readonly classes = new Map<string, ProxyClass>();
+  private readonly debouncer: Debouncer<ConfigChange>;
+  /** type -> version -> when the change behind it was first seen (for convergence time). */
+  private readonly pushStarted = new Map<string, number>();
+
+  constructor(private readonly opts: PushManagerOptions) {
+    this.push = this.newPushContext();
+    this.debouncer = new Debouncer(opts.debounceAfterMs, opts.debounceMaxMs, (changes, firstAt) => this.onDebounced(changes, firstAt));
+    opts.store.onChange((changes) => {
+      for (const c of changes) this.debouncer.add(c);
+    });
+  }
+
+  current(): PushContext {
+    return this.push;
+  }
+
+  proxy(nodeId: string): Proxy | undefined {
+    return this.proxies.get(nodeId)?.proxy;
+  }
+
+  /** A new stream's proxy: compute (or reuse) its class snapshot. */
+  connect(proxy: Proxy): Snapshot {
+    const key = scopeKey(this.push, proxy);
+    this.proxies.set(proxy.id, { proxy, key });
+    this.opts.metrics.connected.set(this.proxies.size);
+    return this.classFor(key, proxy, this.push, new Set(ALL_TYPES)).snapshot;
+  }
+
+  disconnect(nodeId: string, stillConnected: boolean): void {
+    if (stillConnected) return;
+    const entry = this.proxies.get(nodeId);
+    this.proxies.delete(nodeId);
+    this.opts.ads.clearSnapshot(nodeId);
+    this.opts.metrics.connected.set(this.proxies.size);
+    if (entry && ![...this.proxies.values()].some((p) => p.key === entry.key)) this.classes.delete(entry.key);
+  }
+
+  /** Called on every ACK: observes convergence time of pushes started by a config change. */
+  acked(typeUrl: string, version: string): void {
+    const started = this.pushStarted.get(`${typeUrl}|${version}`);
+    if (started !== undefined) this.opts.metrics.convergence.observe((Date.now() - started) / 1000);
+  }
+
+  flushNow(): void {
+    this.debouncer.flush();
+  }
+
+  stop(): void {
+    this.debouncer.stop();
+  }
+
+  private newPushContext(): PushContext {
+    const s = this.opts.store;
+    const registry = new ConfigServiceRegistry(s.list('ServiceEntry'), s.list('WorkloadEntry'));
+    return new PushContext(
+      String(++this.pushVersion),
+      registry,
+      { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar') },
+      this.opts.mesh,
+    );
+  }
+
+  private onDebounced(changes: ConfigChange[], firstAt: number): void {
+    const types = typesFor(changes.map((c) => c.kind));
+    this.push = this.newPushContext();
+    if (types.size === 0) return;
+    const started = Date.now();
+    const previous = new Map(this.classes);
+    this.classes.clear();
+    let pushed = 0;
+    for (const [nodeId, entry] of this.proxies) {
+      entry.key = scopeKey(this.push, entry.proxy);
+      const old = previous.get(entry.key);
+      const cls = this.classFor(entry.key, entry.proxy, this.push, old ? types : new Set(ALL_TYPES), old);
+      for (const t of ALL_TYPES) {
+        if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
+      }
+      try {
+        this.opts.ads.setSnapshot(nodeId, cls.snapshot);
+        pushed++;
+      } catch (err) {
+        this.opts.metrics.internalErrors.inc();
+        this.opts.log.error('snapshot refused; proxy keeps its previous config', { proxy: nodeId, error: err as Error });
+      }
+    }
+    for (const t of types) this.opts.metrics.pushes.inc({ type: shortType(t) }, pushed);
+    this.trimPushStarted();
+    this.opts.log.info('push', {
+      version: this.push.version,
+      kinds: [...new Set(changes.map((c) => c.kind))],
+      resources: [...new Set(changes.map((c) => c.key))].slice(0, 20),
+      types: [...types].map(shortType),
+      proxies: pushed,
+      classes: this.classes.size,
+      generateMs: Date.now() - started,
+    });
+  }
+
+  private classFor(key: string, proxy: Proxy, push: PushContext, types: Set<XdsTypeUrl>, reuse?: ProxyClass): ProxyClass {
+    const existing = this.classes.get(key);
+    if (existing && existing.push === push) return existing;
+    const scope = computeScope(push, proxy);
+    const resources = new Map<XdsTypeUrl, object[]>();
+    const versions = new Map<XdsTypeUrl, string>();
+    const input: SnapshotInput = {};
+    for (const t of ALL_TYPES) {
+      let list = reuse?.resources.get(t);
+      if (!list || types.has(t)) {
+        try {
+          list = (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
+        } catch (err) {
+          this.opts.metrics.internalErrors.inc();
+          this.opts.log.error('generation failed; keeping the previous resources', { type: shortType(t), proxy: proxy.id, error: err as Error });
+          list = reuse?.resources.get(t) ?? [];
+        }
+      }
+      resources.set(t, list);
+      const version = reuse && list === reuse.resources.get(t) ? (reuse.versions.get(t) ?? typeVersion(list)) : typeVersion(list);
+      versions.set(t, version);
+      input[t] = { version, resources: list as XdsMessage[] };
+    }
+    const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: new Snapshot(input) };
+    this.classes.set(key, cls);
+    return cls;
+  }
+
+  private trimPushStarted(): void {
+    if (this.pushStarted.size < 10_000) return;
+    const keys = [...this.pushStarted.keys()];
+    for (const k of keys.slice(0, keys.length - 1000)) this.pushStarted.delete(k);
+  }
+}
+
+export function shortType(typeUrl: string): string {
+  const map: Record<string, string> = { Listener: 'lds', RouteConfiguration: 'rds', Cluster: 'cds', ClusterLoadAssignment: 'eds' };
+  return map[typeUrl.split('.').pop() ?? ''] ?? typeUrl;
+}

@@ -1,0 +1,105 @@
+/**
+ * A ServiceRegistry built from ServiceEntry and WorkloadEntry configs (Istio's serviceentry controller):
+ * one Service per host of each ServiceEntry; its endpoints are the entry's inline `endpoints`, or the
+ * WorkloadEntries of its namespace selected by `workloadSelector`; DNS entries without endpoints
+ * resolve their own hosts.
+ */
+import type { ServiceEntrySpec, ServicePort, WorkloadEntrySpec } from './config-spec';
+import { configKey, type ConfigObject } from './config-types';
+import {
+  labelsMatch, parseLocality, type Service, type ServiceEndpoint, type ServiceRegistry, type WorkloadInstance,
+} from './registry';
+
+function toInstance(name: string, namespace: string, w: WorkloadEntrySpec, labels: Record<string, string>): WorkloadInstance {
+  return {
+    name,
+    namespace,
+    address: w.address ?? '',
+    labels: { ...labels, ...(w.labels ?? {}) },
+    ports: w.ports ?? {},
+    weight: w.weight && w.weight > 0 ? w.weight : 1,
+    locality: parseLocality(w.locality),
+    serviceAccount: w.serviceAccount ?? 'default',
+  };
+}
+
+interface Entry {
+  service: Service;
+  spec: ServiceEntrySpec;
+  inline: WorkloadInstance[];
+}
+
+export class ConfigServiceRegistry implements ServiceRegistry {
+  private readonly byHost = new Map<string, Entry>();
+  private readonly workloads: WorkloadInstance[];
+  private readonly list: Service[];
+  private readonly cache = new Map<string, ServiceEndpoint[]>();
+
+  constructor(serviceEntries: readonly ConfigObject[], workloadEntries: readonly ConfigObject[]) {
+    this.workloads = workloadEntries.map((c) =>
+      toInstance(configKey(c), c.meta.namespace, c.spec as WorkloadEntrySpec, c.meta.labels),
+    );
+    // Oldest declaration wins for a host declared twice (sorted by key for determinism).
+    const sorted = [...serviceEntries].sort((a, b) => configKey(a).localeCompare(configKey(b)));
+    for (const c of sorted) {
+      const spec = c.spec as unknown as ServiceEntrySpec;
+      const inline = (spec.endpoints ?? []).map((e, i) => toInstance(`${configKey(c)}#endpoints[${i}]`, c.meta.namespace, e, {}));
+      for (const host of spec.hosts) {
+        if (this.byHost.has(host)) continue;
+        this.byHost.set(host, {
+          spec,
+          inline,
+          service: {
+            hostname: host,
+            namespace: c.meta.namespace,
+            addresses: spec.addresses ?? [],
+            ports: spec.ports ?? [],
+            resolution: spec.resolution ?? 'NONE',
+            location: spec.location ?? 'MESH_EXTERNAL',
+            source: configKey(c),
+          },
+        });
+      }
+    }
+    this.list = [...this.byHost.values()].map((e) => e.service);
+  }
+
+  services(): readonly Service[] {
+    return this.list;
+  }
+
+  service(hostname: string): Service | undefined {
+    return this.byHost.get(hostname)?.service;
+  }
+
+  instances(): readonly WorkloadInstance[] {
+    return this.workloads;
+  }
+
+  endpoints(service: Service, port: ServicePort): readonly ServiceEndpoint[] {
+    const key = `${service.hostname}|${port.number}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const entry = this.byHost.get(service.hostname);
+    let out: ServiceEndpoint[] = [];
+    if (entry) {
+      const selector = entry.spec.workloadSelector?.labels;
+      const members = entry.spec.workloadSelector
+        ? this.workloads.filter((w) => w.namespace === service.namespace && labelsMatch(selector, w.labels))
+        : entry.inline;
+      out = members.map((w) => ({
+        address: w.address,
+        port: w.ports[port.name] ?? port.targetPort ?? port.number,
+        labels: w.labels,
+        weight: w.weight,
+        locality: w.locality,
+        instance: w.name,
+      }));
+      if (out.length === 0 && (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') && !service.hostname.startsWith('*')) {
+        out = [{ address: service.hostname, port: port.targetPort ?? port.number, labels: {}, weight: 1, locality: parseLocality(''), instance: service.source }];
+      }
+    }
+    this.cache.set(key, out);
+    return out;
+  }
+}

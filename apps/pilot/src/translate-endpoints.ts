@@ -1,0 +1,39 @@
+/**
+ * Registry endpoints -> ClusterLoadAssignments, one per EDS cluster (a subset's assignment holds only
+ * the endpoints whose labels match the subset). Every LocalityLbEndpoints carries a weight (grpc-js-xds
+ * skips localities without one). Assignments do not depend on the proxy, so they are cached per push.
+ */
+import { clusterLoadAssignment, type ClusterLoadAssignment } from '@mesh/xds';
+import type { ServicePort } from './config-spec';
+import type { PushContext } from './push-context';
+import { labelsMatch, type Service, type ServiceEndpoint } from './registry';
+
+function subsetEndpoints(push: PushContext, service: Service, port: ServicePort, subset: string): readonly ServiceEndpoint[] {
+  const all = push.registry.endpoints(service, port);
+  if (!subset) return all;
+  const def = push.destinationRule(service.hostname)?.spec.subsets?.find((s) => s.name === subset);
+  if (!def) return [];
+  return all.filter((e) => labelsMatch(def.labels, e.labels));
+}
+
+function toAssignment(name: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {
+  return clusterLoadAssignment(
+    name,
+    endpoints.map((e) => ({
+      address: e.address,
+      port: e.port,
+      weight: e.weight,
+      health: 'HEALTHY' as const,
+      locality: { region: e.locality.region, zone: e.locality.zone, sub_zone: e.locality.subZone },
+    })),
+  );
+}
+
+export function endpointAssignment(push: PushContext, service: Service, port: ServicePort, clusterName: string, subset: string): ClusterLoadAssignment {
+  return toAssignment(clusterName, subsetEndpoints(push, service, port, subset));
+}
+
+/** Inline endpoints of a DNS cluster (host names resolved by the proxy). */
+export function dnsLoadAssignment(push: PushContext, service: Service, port: ServicePort, clusterName: string, subset: string): ClusterLoadAssignment {
+  return toAssignment(clusterName, subsetEndpoints(push, service, port, subset));
+}

@@ -1,0 +1,114 @@
+/**
+ * Listeners by client kind. Proxyless gRPC: one api_listener per service port, named `host:port`.
+ * Envoy: socket listeners — a Sidecar egress listener with a port (bound on `bind`, routing by
+ * Host/:authority to its hosts), virtual outbound listeners per port when traffic is captured, and an
+ * inbound listener per Sidecar ingress port.
+ */
+import {
+  corsFilter, faultFilter, hcmNetworkFilter, httpConnectionManager, routerFilter, socketListener, tcpProxyFilter,
+  apiListener, routeConfiguration, virtualHost, type FilterChain, type Listener,
+} from '@mesh/xds';
+import type { VirtualServiceSpec } from './config-spec';
+import { isHttpPort, type ProxyScope } from './proxy-scope';
+import type { PushContext } from './push-context';
+import type { Service } from './registry';
+import { inboundClusterName, outboundClusterName } from './translate-cluster';
+import { destinationCluster } from './translate-route';
+
+/** Outbound ports of an Envoy proxy and the services behind each (one route config per port). */
+export interface OutboundPort {
+  port: number;
+  http: boolean;
+  services: Service[];
+  /** Socket listeners on this port: `bind` addresses; empty for a virtual (captured) listener. */
+  binds: string[];
+}
+
+export function outboundPorts(scope: ProxyScope): OutboundPort[] {
+  const byPort = new Map<number, OutboundPort>();
+  if (scope.egress.length > 0) {
+    for (const e of scope.egress) {
+      const entry = byPort.get(e.port.number) ?? { port: e.port.number, http: isHttpPort(e.port), services: [], binds: [] };
+      for (const s of e.services) if (!entry.services.includes(s)) entry.services.push(s);
+      entry.binds.push(e.bind);
+      byPort.set(e.port.number, entry);
+    }
+    return [...byPort.values()];
+  }
+  if (scope.interception === 'NONE') return [];
+  for (const s of scope.services) {
+    for (const p of s.ports) {
+      const entry = byPort.get(p.number) ?? { port: p.number, http: isHttpPort(p), services: [], binds: [] };
+      entry.services.push(s);
+      byPort.set(p.number, entry);
+    }
+  }
+  return [...byPort.values()];
+}
+
+const envoyHttpFilters = (): ReturnType<typeof routerFilter>[] => [faultFilter(), corsFilter(), routerFilter()];
+
+function tcpChain(push: PushContext, port: number, services: Service[]): FilterChain | undefined {
+  const svc = services[0];
+  if (!svc) return undefined;
+  const vs = push.virtualServices(svc.hostname)[0];
+  const tcp = (vs?.spec as VirtualServiceSpec | undefined)?.tcp?.find((t) => !t.match || t.match.some((m) => m.port === undefined || m.port === port));
+  const statPrefix = outboundClusterName(port, '', svc.hostname);
+  if (vs && tcp?.route?.length) {
+    const input = { push, namespace: vs.config.meta.namespace, listenerPort: port };
+    const dests = tcp.route.map((r) => ({ name: destinationCluster(input, r.destination).name, weight: r.weight ?? 100 }));
+    if (dests.length === 1 && dests[0]) return { filters: [tcpProxyFilter({ stat_prefix: statPrefix, cluster: dests[0].name })] };
+    return { filters: [tcpProxyFilter({ stat_prefix: statPrefix, weighted_clusters: { clusters: dests } })] };
+  }
+  return { filters: [tcpProxyFilter({ stat_prefix: statPrefix, cluster: statPrefix })] };
+}
+
+function envoyListeners(push: PushContext, scope: ProxyScope): Listener[] {
+  const out: Listener[] = [];
+  for (const op of outboundPorts(scope)) {
+    const chain: FilterChain | undefined = op.http
+      ? { filters: [hcmNetworkFilter(httpConnectionManager({ statPrefix: `outbound_${op.port}`, routeConfigName: String(op.port), filters: envoyHttpFilters() }))] }
+      : tcpChain(push, op.port, op.services);
+    if (!chain) continue;
+    if (op.binds.length === 0) {
+      const l = socketListener({ name: `0.0.0.0_${op.port}`, address: '0.0.0.0', port: op.port, filterChains: [chain], direction: 'OUTBOUND' });
+      l.bind_to_port = { value: false };
+      out.push(l);
+    } else {
+      for (const bind of op.binds) out.push(socketListener({ name: `${bind}_${op.port}`, address: bind, port: op.port, filterChains: [chain], direction: 'OUTBOUND' }));
+    }
+  }
+  for (const ingress of scope.ingress) {
+    const cluster = inboundClusterName(ingress.port.number);
+    const chain: FilterChain = isHttpPort(ingress.port)
+      ? {
+          filters: [
+            hcmNetworkFilter(
+              httpConnectionManager({
+                statPrefix: `inbound_${ingress.port.number}`,
+                routeConfig: routeConfiguration(cluster, [virtualHost('inbound|http', ['*'], [{ match: { prefix: '/' }, route: { cluster, timeout: { seconds: '0', nanos: 0 } } }])]),
+                filters: [routerFilter()],
+              }),
+            ),
+          ],
+        }
+      : { filters: [tcpProxyFilter({ stat_prefix: cluster, cluster })] };
+    out.push(socketListener({ name: `${ingress.bind}_${ingress.port.number}`, address: ingress.bind, port: ingress.port.number, filterChains: [chain], direction: 'INBOUND' }));
+  }
+  return out;
+}
+
+function grpcListeners(scope: ProxyScope): Listener[] {
+  const out: Listener[] = [];
+  for (const s of scope.services) {
+    for (const p of s.ports) {
+      const name = `${s.hostname}:${p.number}`;
+      out.push(apiListener(name, httpConnectionManager({ statPrefix: name, routeConfigName: name, filters: [faultFilter(), routerFilter()] })));
+    }
+  }
+  return out;
+}
+
+export function buildListeners(push: PushContext, scope: ProxyScope): Listener[] {
+  return scope.generator === 'grpc' ? grpcListeners(scope) : envoyListeners(push, scope);
+}
