@@ -18,6 +18,8 @@ import type { RouteTable } from './config-route';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
 const MAX_BUFFERED_BODY = 1024 * 1024;
+/** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
+const UPSTREAM_MAX_HEADER_BYTES = 96 * 1024;
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export interface RouterHost extends FilterHost {
@@ -255,6 +257,7 @@ class UpstreamRequest {
       headers: this.headers,
       agent: host.http1().agent,
       setHost: false,
+      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
     });
     this.current = req;
     req.on('response', (res) => {

@@ -30,7 +30,7 @@ export async function startBackend(name: string): Promise<Backend> {
   const b: Backend = {
     name,
     port: 0,
-    server: http.createServer(),
+    server: http.createServer({ maxHeaderSize: 1024 * 1024 }),
     seen: [],
     handler: undefined,
     close: () =>
