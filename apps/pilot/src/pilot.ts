@@ -50,7 +50,7 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
   const store = new ConfigStore();
   const watcher = new ConfigDirWatcher({ dir: opts.configDir, store, log, rescanMs: opts.rescanMs, onInvalid: (lines) => metrics.invalidConfig.inc(lines.length) });
   watcher.start();
-  let push: PushManager | undefined;
+  const ref: { push?: PushManager } = {};
   const ads = new AdsServer({
     logger: log.child({ component: 'pilot-xds' }),
     onConnect: (node) => {
@@ -60,16 +60,16 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
         log.warn('proxy refused', { proxy: node.id, error: detail });
         throw errors.create('BAD_NODE', { detail });
       }
-      return (push as PushManager).connect(parsed.value);
+      return (ref.push as PushManager).connect(parsed.value);
     },
-    onDisconnect: (node) => push?.disconnect(node.id, ads.connectedNodeIds().includes(node.id)),
-    onAck: (e) => push?.acked(e.typeUrl, e.version),
+    onDisconnect: (node) => ref.push?.disconnect(node.id, ads.connectedNodeIds().includes(node.id)),
+    onAck: (e) => ref.push?.acked(e.typeUrl, e.version),
     onNack: (e) => {
       metrics.pushErrors.inc({ type: shortType(e.typeUrl) });
       log.warn('proxy rejected config (NACK)', { proxy: e.nodeId, type: shortType(e.typeUrl), version: e.rejectedVersion, error: e.message });
     },
   });
-  push = new PushManager({
+  const push = new PushManager({
     store,
     ads,
     mesh: { rootNamespace: opts.rootNamespace, domainSuffix: opts.domainSuffix },
@@ -78,6 +78,7 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
     log,
     metrics,
   });
+  ref.push = push;
   const xds = await ads.listen(hostPort(opts.xdsAddress.host, opts.xdsAddress.port)).catch((err: Error) => {
     watcher.stop();
     throw errors.create('LISTEN', { what: 'xDS', address: hostPort(opts.xdsAddress.host, opts.xdsAddress.port), reason: err.message });
@@ -91,17 +92,16 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
       throw errors.create('LISTEN', { what: 'debug', address: hostPort(addr.host, addr.port), reason: err.message });
     });
   }
-  const pm = push;
   return {
     xdsPort: xds.port,
     debugPort: debug?.port,
     ads,
-    push: pm,
+    push,
     store,
     watcher,
     async stop() {
       watcher.stop();
-      pm.stop();
+      push.stop();
       await debug?.close();
       await xds.close();
     },
