@@ -17,13 +17,16 @@ export interface TestAdsServer {
   stop(): Promise<void>;
 }
 
-/** Starts an AdsServer on 127.0.0.1:0; with `nodeId` + `snapshot`, that snapshot is set first. */
+/**
+ * Starts an AdsServer on 127.0.0.1:<port> (default 0: any); with `nodeId` + `snapshot`, that snapshot is
+ * set first. A fixed port lets a test restart "the same" server.
+ */
 export async function startTestAdsServer(
-  opts: { nodeId?: string; snapshot?: Snapshot; options?: AdsServerOptions } = {},
+  opts: { nodeId?: string; snapshot?: Snapshot; options?: AdsServerOptions; port?: number } = {},
 ): Promise<TestAdsServer> {
   const ads = new AdsServer({ logger: opts.options?.logger ?? quietLogger(), ...opts.options });
   if (opts.nodeId && opts.snapshot) ads.setSnapshot(opts.nodeId, opts.snapshot);
-  const bound = await ads.listen('127.0.0.1:0');
+  const bound = await ads.listen(`127.0.0.1:${opts.port ?? 0}`);
   return { ads, port: bound.port, address: `127.0.0.1:${bound.port}`, stop: bound.close };
 }
 
