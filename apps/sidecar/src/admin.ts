@@ -206,7 +206,8 @@ export class AdminServer {
   private promCounters(): PromLine[] {
     const lines: PromLine[] = [];
     const clusters = [...this.d.clusters.clusters.values()];
-    const keys = clusters.length > 0 ? Object.keys(clusters[0]!.counters) : [];
+    const first = clusters[0];
+    const keys = first ? Object.keys(first.counters) : [];
     for (const k of keys) {
       for (const c of clusters) lines.push([`envoy_cluster_${k}`, `cluster_name="${c.config.name.replace(/"/g, '\\"')}"`, c.counters[k as keyof typeof c.counters]]);
     }

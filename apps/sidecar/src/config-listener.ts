@@ -137,7 +137,7 @@ function hcm(cfg: Obj, path: string, issues: Issues): HcmConfig {
       issues.add(fp, `unsupported HTTP filter ${name}${t ? ` (${t})` : ''}`);
     }
   }
-  if (filters.length === 0 || filters[filters.length - 1]!.kind !== 'router') issues.add(`${path}.http_filters`, 'must end with the router filter');
+  if (filters.length === 0 || filters[filters.length - 1]?.kind !== 'router') issues.add(`${path}.http_filters`, 'must end with the router filter');
   const common = obj(cfg, 'common_http_protocol_options', path, issues) ?? {};
   const codec = str(cfg, 'codec_type') || 'AUTO';
   const maxKb = wrappedNum(cfg, 'max_request_headers_kb', 60);

@@ -18,7 +18,7 @@ export class CorsFilter implements HttpFilter {
     const origin = s.req.headers.origin;
     if (typeof origin !== 'string' || origin === '') return true;
     let allowed = false;
-    for (let i = 0; i < policy.allowOrigin.length && !allowed; i++) allowed = policy.allowOrigin[i]!(origin);
+    for (let i = 0; i < policy.allowOrigin.length && !allowed; i++) allowed = policy.allowOrigin[i](origin);
     if (!allowed) return true;
     s.corsOrigin = origin;
     s.corsPolicy = policy;

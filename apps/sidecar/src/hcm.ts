@@ -111,7 +111,7 @@ export class HttpConnectionManager implements RouterHost {
   continueDecoding(s: HttpStream): void {
     const f = this.filters;
     while (s.filterIndex < f.length && !s.done) {
-      const filter = f[s.filterIndex++]!;
+      const filter = f[s.filterIndex++];
       if (!filter.decode(s)) return;
     }
   }

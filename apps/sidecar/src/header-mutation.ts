@@ -27,9 +27,9 @@ export function copyEndToEnd(src: HeaderMap, keepTeTrailers: boolean): Record<st
 }
 
 export function applyMutations(headers: Record<string, string | string[]>, m: HeaderMutations): void {
-  for (let i = 0; i < m.remove.length; i++) delete headers[m.remove[i]!];
+  for (let i = 0; i < m.remove.length; i++) delete headers[m.remove[i]];
   for (let i = 0; i < m.add.length; i++) {
-    const op = m.add[i]!;
+    const op = m.add[i];
     const cur = headers[op.name];
     switch (op.action) {
       case 'append':

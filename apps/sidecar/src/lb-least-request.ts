@@ -10,9 +10,9 @@ export class LeastRequestLb implements LoadBalancer {
   pick(hosts: readonly Host[]): Host | undefined {
     const n = hosts.length;
     if (n <= 1) return hosts[0];
-    let best = hosts[(Math.random() * n) | 0]!;
+    let best = hosts[(Math.random() * n) | 0];
     for (let i = 1; i < this.choiceCount; i++) {
-      const h = hosts[(Math.random() * n) | 0]!;
+      const h = hosts[(Math.random() * n) | 0];
       if (h.activeRequests < best.activeRequests) best = h;
     }
     return best;

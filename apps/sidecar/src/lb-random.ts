@@ -6,10 +6,10 @@ export class RandomLb implements LoadBalancer {
     const n = hosts.length;
     if (n <= 1) return hosts[0];
     let total = 0;
-    for (let i = 0; i < n; i++) total += hosts[i]!.weight;
+    for (let i = 0; i < n; i++) total += hosts[i].weight;
     let r = Math.random() * total;
     for (let i = 0; i < n; i++) {
-      r -= hosts[i]!.weight;
+      r -= hosts[i].weight;
       if (r < 0) return hosts[i];
     }
     return hosts[n - 1];

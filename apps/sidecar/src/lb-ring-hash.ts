@@ -53,7 +53,7 @@ export class RingHashLb implements LoadBalancer {
     let hi = pts.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (pts[mid]! < h) lo = mid + 1;
+      if (pts[mid] < h) lo = mid + 1;
       else hi = mid;
     }
     return this.owners[lo === pts.length ? 0 : lo];

@@ -13,10 +13,10 @@ export class RoundRobinLb implements LoadBalancer {
     if (n === 0) return undefined;
     if (n === 1) return hosts[0];
     let equal = true;
-    const w0 = hosts[0]!.weight;
-    for (let i = 1; i < n && equal; i++) equal = hosts[i]!.weight === w0;
+    const w0 = hosts[0].weight;
+    for (let i = 1; i < n && equal; i++) equal = hosts[i].weight === w0;
     if (equal) {
-      const h = hosts[this.next % n]!;
+      const h = hosts[this.next % n];
       this.next = (this.next + 1) % n;
       return h;
     }
@@ -24,12 +24,12 @@ export class RoundRobinLb implements LoadBalancer {
     let total = 0;
     let best = 0;
     for (let i = 0; i < n; i++) {
-      const w = hosts[i]!.weight;
-      this.current[i]! += w;
+      const w = hosts[i].weight;
+      this.current[i] += w;
       total += w;
-      if (this.current[i]! > this.current[best]!) best = i;
+      if (this.current[i] > this.current[best]) best = i;
     }
-    this.current[best]! -= total;
+    this.current[best] -= total;
     return hosts[best];
   }
 }

@@ -31,7 +31,7 @@ export function smugglingProblem(req: http.IncomingMessage): string | undefined 
   let cl = 0;
   let te = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = raw[i];
     if (name.length === 14 && name.toLowerCase() === 'content-length') cl++;
     else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') te = true;
   }
@@ -56,7 +56,8 @@ export class HttpListener {
     private readonly stats: MeshStats,
     private readonly log: Logger,
   ) {
-    const hcmCfg = cfg.hcm!;
+    const hcmCfg = cfg.hcm;
+    if (!hcmCfg) throw new Error(`listener ${cfg.name} has no http_connection_manager`);
     this.hcm = new HttpConnectionManager(hcmCfg, deps, cfg.tls !== undefined);
     this.managers.add(this.hcm);
     const onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
@@ -145,7 +146,7 @@ export class HttpListener {
       socket.unshift(chunk);
       const n = Math.min(chunk.length, H2_PREFACE.length);
       const h2 = n > 0 && chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && chunk.length >= 3;
-      (h2 ? this.h2! : this.h1).emit('connection', socket);
+      (h2 && this.h2 ? this.h2 : this.h1).emit('connection', socket);
       socket.resume();
     });
   }
@@ -162,9 +163,10 @@ export class HttpListener {
 
   /** Same socket, new HCM settings or routes: new requests use the new manager. */
   update(cfg: ListenerConfig): void {
+    if (!cfg.hcm) return;
     this.cfg = cfg;
     for (const m of this.managers) if (m.active === 0) this.managers.delete(m);
-    this.hcm = new HttpConnectionManager(cfg.hcm!, this.deps, cfg.tls !== undefined);
+    this.hcm = new HttpConnectionManager(cfg.hcm, this.deps, cfg.tls !== undefined);
     this.managers.add(this.hcm);
   }
 

@@ -50,14 +50,15 @@ export class TcpListener {
   }
 
   private pickCluster(): string {
-    const tcp = this.cfg.tcp!;
-    if (tcp.clusters.length === 1) return tcp.clusters[0]!.name;
+    const tcp = this.cfg.tcp;
+    if (!tcp) return '';
+    if (tcp.clusters.length === 1) return tcp.clusters[0].name;
     let r = Math.random() * tcp.totalWeight;
     for (const c of tcp.clusters) {
       r -= c.weight;
       if (r < 0) return c.name;
     }
-    return tcp.clusters[tcp.clusters.length - 1]!.name;
+    return tcp.clusters[tcp.clusters.length - 1].name;
   }
 
   private onConnection(down: net.Socket): void {
@@ -80,7 +81,7 @@ export class TcpListener {
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), cluster.config.connectTimeoutMs);
     up.once('connect', () => {
       clearTimeout(timer);
-      const idle = this.cfg.tcp!.idleTimeoutMs;
+      const idle = this.cfg.tcp?.idleTimeoutMs ?? 0;
       if (idle > 0) {
         down.setTimeout(idle, () => down.destroy());
         up.setTimeout(idle, () => up.destroy());

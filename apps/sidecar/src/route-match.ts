@@ -78,11 +78,11 @@ function pathMatches(route: Route, q: RouteQuery): boolean {
 export function matchRoute(vh: VirtualHost, q: RouteQuery): Route | undefined {
   const routes = vh.routes;
   for (let i = 0; i < routes.length; i++) {
-    const r = routes[i]!;
+    const r = routes[i];
     if (!pathMatches(r, q)) continue;
     let ok = true;
-    for (let j = 0; j < r.headers.length && ok; j++) ok = r.headers[j]!(q);
-    for (let j = 0; j < r.query.length && ok; j++) ok = r.query[j]!(q.query());
+    for (let j = 0; j < r.headers.length && ok; j++) ok = r.headers[j](q);
+    for (let j = 0; j < r.query.length && ok; j++) ok = r.query[j](q.query());
     if (ok) return r;
   }
   return undefined;

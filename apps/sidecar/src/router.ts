@@ -44,8 +44,25 @@ export class RouterFilter implements HttpFilter {
     const action = route.action;
     if (action.kind === 'direct') this.host.sendLocal(s, action.status, action.body, this.localHeaders(s, route));
     else if (action.kind === 'redirect') this.redirect(s, route, action);
-    else new UpstreamRequest(this, s, route, action).start();
+    else this.forward(s, route, action);
     return false;
+  }
+
+  private forward(s: HttpStream, route: Route, action: RouteAction): void {
+    const wc = pickWeighted(action.clusters, action.totalWeight);
+    s.clusterName = wc.name;
+    const cluster = this.clusters.get(wc.name);
+    if (!cluster) {
+      s.flags |= Flag.NC;
+      this.host.sendLocal(s, 503, '');
+      return;
+    }
+    if (cluster.available.length === 0) {
+      s.flags |= Flag.UH;
+      this.host.sendLocal(s, 503, 'no healthy upstream');
+      return;
+    }
+    new UpstreamRequest(this, s, route, action, wc, cluster).start();
   }
 
   private localHeaders(s: HttpStream, route: Route): Record<string, string> {
@@ -76,13 +93,13 @@ export class RouterFilter implements HttpFilter {
 }
 
 function pickWeighted(clusters: readonly WeightedCluster[], total: number): WeightedCluster {
-  if (clusters.length === 1) return clusters[0]!;
+  if (clusters.length === 1) return clusters[0];
   let r = Math.random() * total;
   for (let i = 0; i < clusters.length; i++) {
-    r -= clusters[i]!.weight;
-    if (r < 0) return clusters[i]!;
+    r -= clusters[i].weight;
+    if (r < 0) return clusters[i];
   }
-  return clusters[clusters.length - 1]!;
+  return clusters[clusters.length - 1];
 }
 
 function hashKey(s: HttpStream, a: RouteAction): number | undefined {
@@ -115,8 +132,6 @@ function hasBody(s: HttpStream): boolean {
 }
 
 class UpstreamRequest {
-  private cluster: UpstreamCluster | undefined = undefined;
-  private wc: WeightedCluster;
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
   private retriesLeft: number;
@@ -137,8 +152,9 @@ class UpstreamRequest {
     private readonly s: HttpStream,
     private readonly route: Route,
     private readonly a: RouteAction,
+    private readonly wc: WeightedCluster,
+    private readonly cluster: UpstreamCluster,
   ) {
-    this.wc = pickWeighted(a.clusters, a.totalWeight);
     this.retry = a.retry ?? s.vhost?.retry;
     this.retriesLeft = this.retry ? this.retry.numRetries : 0;
     this.path = s.query.path;
@@ -146,19 +162,6 @@ class UpstreamRequest {
 
   start(): void {
     const s = this.s;
-    s.clusterName = this.wc.name;
-    const cluster = this.router.clusters.get(this.wc.name);
-    if (!cluster) {
-      s.flags |= Flag.NC;
-      this.router.host.sendLocal(s, 503, '');
-      return;
-    }
-    this.cluster = cluster;
-    if (cluster.available.length === 0) {
-      s.flags |= Flag.UH;
-      this.router.host.sendLocal(s, 503, 'no healthy upstream');
-      return;
-    }
     this.buildHeaders();
     s.cancel = () => this.abort();
     if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
@@ -219,7 +222,7 @@ class UpstreamRequest {
 
   private attempt(): void {
     const s = this.s;
-    const cluster = this.cluster!;
+    const cluster = this.cluster;
     if (this.finished) return;
     const host = cluster.lb.pick(cluster.available, cluster.config.lbPolicy === 'RING_HASH' || cluster.config.lbPolicy === 'MAGLEV' ? hashKey(s, this.a) : undefined) as UpstreamHost | undefined;
     if (!host) {
@@ -330,12 +333,12 @@ class UpstreamRequest {
 
   /** Schedules the next attempt after the backoff; false when no retry may be taken. */
   private scheduleRetry(): boolean {
-    const cluster = this.cluster!;
-    if (this.retriesLeft <= 0 || !cluster.breaker.tryRetry()) return false;
-    const n = this.retry!.numRetries - this.retriesLeft;
+    const cluster = this.cluster;
+    const p = this.retry;
+    if (!p || this.retriesLeft <= 0 || !cluster.breaker.tryRetry()) return false;
+    const n = p.numRetries - this.retriesLeft;
     this.retriesLeft--;
     cluster.counters.upstream_rq_retry++;
-    const p = this.retry!;
     const ceiling = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** n);
     const delay = Math.random() * ceiling;
     this.current = undefined;
@@ -349,7 +352,7 @@ class UpstreamRequest {
 
   private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream): void {
     const s = this.s;
-    const cluster = this.cluster!;
+    const cluster = this.cluster;
     this.endAttempt(host);
     cluster.recordResult(host, status);
     if (this.shouldRetry(status) && this.scheduleRetry()) {
@@ -416,7 +419,7 @@ class UpstreamRequest {
 
   private onError(host: UpstreamHost, err: NodeJS.ErrnoException): void {
     const s = this.s;
-    const cluster = this.cluster!;
+    const cluster = this.cluster;
     this.current = undefined;
     this.endAttempt(host);
     if (this.responded) {
@@ -439,13 +442,14 @@ class UpstreamRequest {
 
   private onTryTimeout(): void {
     this.tryTimer = undefined;
-    const host = this.host!;
+    const host = this.host;
+    if (!host) return;
     const cur = this.current;
     this.current = undefined;
     cur?.destroy();
     this.endAttempt(host);
-    this.cluster!.counters.upstream_rq_timeout++;
-    this.cluster!.recordResult(host, 504);
+    this.cluster.counters.upstream_rq_timeout++;
+    this.cluster.recordResult(host, 504);
     if (this.shouldRetry(504) && this.scheduleRetry()) return;
     this.s.flags |= Flag.UT;
     if (this.s.attempts > 1) this.s.flags |= Flag.URX;
@@ -456,7 +460,7 @@ class UpstreamRequest {
     this.globalTimer = undefined;
     const s = this.s;
     s.flags |= Flag.UT;
-    this.cluster!.counters.upstream_rq_timeout++;
+    this.cluster.counters.upstream_rq_timeout++;
     if (this.responded) {
       this.abort();
       if (!s.res.writableEnded) s.res.destroy();
@@ -472,7 +476,7 @@ class UpstreamRequest {
     if (this.backoffTimer) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
-      this.cluster?.breaker.releaseRetry();
+      this.cluster.breaker.releaseRetry();
     }
     const cur = this.current;
     this.current = undefined;
@@ -493,7 +497,7 @@ class UpstreamRequest {
     this.finished = true;
     if (this.globalTimer) clearTimeout(this.globalTimer);
     if (this.tryTimer) clearTimeout(this.tryTimer);
-    if (this.holdsRequest) this.cluster!.breaker.releaseRequest();
+    if (this.holdsRequest) this.cluster.breaker.releaseRequest();
     this.holdsRequest = false;
     this.s.cancel = undefined;
   }

@@ -20,7 +20,7 @@ class Histogram {
     this.sum += v;
     this.count++;
     const b = this.buckets;
-    for (let i = 0; i < b.length; i++) if (v <= b[i]!) this.counts[i]!++;
+    for (let i = 0; i < b.length; i++) if (v <= b[i]) this.counts[i]++;
   }
 }
 
@@ -51,7 +51,7 @@ function esc(v: string): string {
 export function parseClusterName(name: string): { direction: 'outbound' | 'inbound' | 'other'; port: string; subset: string; host: string } {
   const parts = name.split('|');
   if (parts.length === 4 && (parts[0] === 'outbound' || parts[0] === 'inbound')) {
-    return { direction: parts[0], port: parts[1]!, subset: parts[2]!, host: parts[3]! };
+    return { direction: parts[0], port: parts[1], subset: parts[2], host: parts[3] };
   }
   return { direction: 'other', port: '', subset: '', host: name };
 }
@@ -85,7 +85,7 @@ export class MeshStats {
     const svc = c.host || 'unknown';
     const dot = svc.indexOf('.');
     const svcName = dot > 0 ? svc.slice(0, dot) : svc;
-    const svcNs = dot > 0 ? svc.slice(dot + 1).split('.')[0]! : 'unknown';
+    const svcNs = dot > 0 ? svc.slice(dot + 1).split('.')[0] : 'unknown';
     const inbound = c.direction === 'inbound';
     const labels: [string, string][] = [
       ['reporter', inbound ? 'destination' : 'source'],

@@ -62,10 +62,10 @@ describe('xDS node metadata, NACK and resync', () => {
     const bound = await ads.listen(h.ads.address);
     try {
       await waitUntil('a NACK', () => nacks.length > 0, 15_000);
-      assert.match(nacks[0]!.message, /virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex/);
+      assert.match(nacks[0].message, /virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex/);
       assert.equal((await request(port)).headers['x-backend'], 'a');
       // Istio's node metadata came with the first request.
-      const node = nodes[0]!;
+      const node = nodes[0];
       assert.equal(node.id, NODE_ID);
       assert.equal(node.metadata.NAMESPACE, 'default');
       assert.deepEqual(node.metadata.LABELS, { app: 'client', version: 'v1' });
@@ -79,7 +79,7 @@ describe('xDS node metadata, NACK and resync', () => {
   });
 
   it('keeps serving while Pilot is down and takes new config when it returns', async () => {
-    await waitUntil('disconnect', () => !h.proxy.xds!.client.connected, 10_000);
+    await waitUntil('disconnect', () => h.proxy.xds?.client.connected === false, 10_000);
     assert.equal((await request(port)).headers['x-backend'], 'a');
     const stats = await request(h.proxy.adminPort, { path: '/stats' });
     assert.match(stats.body, /control_plane\.connected_state: 0/);
@@ -94,7 +94,7 @@ describe('xDS node metadata, NACK and resync', () => {
     ads.setSnapshot(NODE_ID, snapshot(next));
     const bound = await ads.listen(h.ads.address);
     try {
-      await waitUntil('resync to b', () => h.proxy.clusters.get('outbound|80||b.default.svc.cluster.local') !== undefined && h.proxy.store.routes.resources.get('http.80')?.raw !== undefined && JSON.stringify(h.proxy.store.routes.resources.get('http.80')!.raw).includes('b.default'), 20_000);
+      await waitUntil('resync to b', () => h.proxy.clusters.get('outbound|80||b.default.svc.cluster.local') !== undefined && h.proxy.store.routes.resources.get('http.80')?.raw !== undefined && JSON.stringify(h.proxy.store.routes.resources.get('http.80')?.raw).includes('b.default'), 20_000);
       assert.equal((await request(port)).headers['x-backend'], 'b');
       assert.equal(h.proxy.clusters.get('outbound|80||a.default.svc.cluster.local'), undefined);
     } finally {
