@@ -41,14 +41,23 @@ const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools/loca
 // A terminal's Ctrl-C reaches us (and npm) at once; pass one signal on, and a repeat only after a second
 // (a deliberate second Ctrl-C, which makes the supervisor kill what is left).
 let lastForward = 0;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    const now = Date.now();
-    if (now - lastForward < 1000) return;
-    lastForward = now;
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  });
+function forward(signal) {
+  const now = Date.now();
+  if (now - lastForward < 1000) return;
+  lastForward = now;
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => forward(signal));
+// `npm start` killed with SIGTERM ends npm and its shell without telling us: a new parent means stop.
+const parentAtStart = process.ppid;
+let orphaned = false;
+setInterval(() => {
+  if (!orphaned && process.ppid !== parentAtStart) {
+    orphaned = true;
+    console.log('local mesh: the parent process (npm) is gone, stopping');
+    forward('SIGTERM');
+  }
+}, 1000).unref();
 child.on('error', (err) => {
   console.error(`local mesh: cannot start the supervisor: ${err.message}`);
   process.exit(1);
