@@ -91,32 +91,21 @@ export class Snapshot {
   /**
    * Every problem that would make a proxy wait for something that never comes: an RDS name referenced by a
    * listener that has no RouteConfiguration, an EDS cluster whose service name has no ClusterLoadAssignment.
-   * Types absent from the snapshot are not checked (a snapshot may carry only some types).
+   * A snapshot without listeners (or without clusters) has nothing to check for them; one with listeners
+   * that reference routes must carry those routes (likewise EDS clusters and their endpoints).
    */
   consistencyProblems(): string[] {
     const problems: string[] = [];
-    if (this.types.has(TYPE_URL.LISTENER) && this.types.has(TYPE_URL.ROUTE)) {
-      const routes = this.resources(TYPE_URL.ROUTE);
-      for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
-        for (const name of referencedRouteNames(entry.resource)) {
-          if (!routes.has(name)) problems.push(`listener "${listener}" references missing route "${name}"`);
-        }
-      }
-    } else if (this.types.has(TYPE_URL.LISTENER)) {
-      for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
-        for (const name of referencedRouteNames(entry.resource)) {
-          problems.push(`listener "${listener}" references missing route "${name}" (no routes in snapshot)`);
-        }
+    const routes = this.resources(TYPE_URL.ROUTE);
+    for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
+      for (const name of referencedRouteNames(entry.resource)) {
+        if (!routes.has(name)) problems.push(`listener "${listener}" references missing route "${name}"`);
       }
     }
-    if (this.types.has(TYPE_URL.CLUSTER)) {
-      const endpoints = this.resources(TYPE_URL.ENDPOINT);
-      for (const [cluster, entry] of this.resources(TYPE_URL.CLUSTER)) {
-        const name = edsServiceName(entry.resource);
-        if (name !== undefined && !endpoints.has(name)) {
-          problems.push(`cluster "${cluster}" references missing endpoints "${name}"`);
-        }
-      }
+    const endpoints = this.resources(TYPE_URL.ENDPOINT);
+    for (const [cluster, entry] of this.resources(TYPE_URL.CLUSTER)) {
+      const name = edsServiceName(entry.resource);
+      if (name !== undefined && !endpoints.has(name)) problems.push(`cluster "${cluster}" references missing endpoints "${name}"`);
     }
     return problems;
   }
