@@ -63,7 +63,11 @@ export const MESH_APPS: readonly MeshApp[] = [
       { name: 'debug', port: c.port(15014) },
     ],
     args: (c, p) => ['--config-dir', join(c.stateDir, 'config'), '--xds-address', `${c.host}:${p.xds}`, '--debug-address', `${c.host}:${p.debug}`],
-    links: (h, p) => [{ label: 'Pilot debug (syncz)', url: `http://${h}:${p.debug}/debug/syncz` }],
+    ready: (h, p) => ({ http: `http://${h}:${p.debug}/ready` }),
+    links: (h, p) => [
+      { label: 'Pilot sync state', url: `http://${h}:${p.debug}/debug/syncz` },
+      { label: 'Pilot registry', url: `http://${h}:${p.debug}/debug/registryz` },
+    ],
     after: ['citadel'],
   },
   {
