@@ -65,7 +65,9 @@ function dataSource(o: Obj | undefined, path: string, issues: Issues): string {
     return '';
   }
   if (o.inline_string) return str(o, 'inline_string');
-  if (o.inline_bytes) return Buffer.from(String(o.inline_bytes), 'base64').toString();
+  const bytes = o.inline_bytes;
+  if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString();
+  if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString();
   if (o.filename) {
     try {
       return readFileSync(str(o, 'filename'), 'utf8');

@@ -442,6 +442,7 @@ function compileRoute(r: Obj, path: string, issues: Issues): Route {
     let text = '';
     if (body) {
       if (body.inline_string) text = str(body, 'inline_string');
+      else if (body.inline_bytes instanceof Uint8Array) text = Buffer.from(body.inline_bytes).toString();
       else if (body.inline_bytes) text = Buffer.from(str(body, 'inline_bytes'), 'base64').toString();
       else if (body.filename) issues.add(`${path}.direct_response.body.filename`, 'file bodies are not supported');
     }

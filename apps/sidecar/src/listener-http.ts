@@ -11,6 +11,7 @@ import type { Logger } from '@mesh/runtime';
 import type { ListenerConfig } from './config-listener';
 import { HttpConnectionManager, type HcmDeps } from './hcm';
 import type { DownstreamRequest, DownstreamResponse } from './http-stream';
+import { PrefacedSocket } from './socket-preface';
 import type { MeshStats } from './stats';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -142,11 +143,15 @@ export class HttpListener {
     }
     // AUTO: the HTTP/2 connection preface picks h2c; anything else is HTTP/1.x.
     socket.once('data', (chunk: Buffer) => {
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      const h2 = n >= 3 && chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (h2 && this.h2) {
+        this.h2.emit('connection', new PrefacedSocket(socket, chunk));
+        return;
+      }
       socket.pause();
       socket.unshift(chunk);
-      const n = Math.min(chunk.length, H2_PREFACE.length);
-      const h2 = n > 0 && chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && chunk.length >= 3;
-      (h2 && this.h2 ? this.h2 : this.h1).emit('connection', socket);
+      this.h1.emit('connection', socket);
       socket.resume();
     });
   }

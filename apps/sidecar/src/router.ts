@@ -5,7 +5,7 @@
  * exhausted), request mirroring, redirects and direct responses. One UpstreamRequest per downstream stream.
  */
 import * as http from 'node:http';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 import type { RedirectAction, RetryPolicy, Route, RouteAction, WeightedCluster } from './config-route';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from './cluster-manager';
 import { corsResponseHeaders } from './filter-cors';
@@ -289,10 +289,10 @@ class UpstreamRequest {
       return;
     }
     this.current = stream;
-    stream.on('response', (rh) => {
+    stream.on('response', (rh, flags: number) => {
       if (this.current !== stream) return;
       const status = Number(rh[':status'] ?? 502);
-      this.onResponse(host, status, rh, stream);
+      this.onResponse(host, status, rh, stream, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     stream.on('trailers', (trailers) => {
       if (this.current === stream && this.responded && !this.s.res.writableEnded) this.s.res.addTrailers(copyEndToEnd(trailers, false));
@@ -350,7 +350,7 @@ class UpstreamRequest {
     return true;
   }
 
-  private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream): void {
+  private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream, headersOnly = false): void {
     const s = this.s;
     const cluster = this.cluster;
     this.endAttempt(host);
@@ -376,6 +376,17 @@ class UpstreamRequest {
     cluster.counters[bucket]++;
     if (s.downstreamGone) {
       body.destroy();
+      return;
+    }
+    if (s.http2 && headersOnly) {
+      // Trailers-only (gRPC errors): keep it one HEADERS frame with END_STREAM, as the client expects.
+      const ds = (s.res as http2.Http2ServerResponse).stream;
+      try {
+        ds.respond({ ...out, ':status': status }, { endStream: true });
+      } catch {
+        ds.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      this.complete();
       return;
     }
     try {
