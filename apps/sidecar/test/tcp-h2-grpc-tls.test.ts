@@ -205,7 +205,8 @@ describe('tcp, h2c, grpc and tls', () => {
       session.close();
     }
     const h1 = await new Promise<{ status: number; proto: string; xfp: string }>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port, path: '/tls-h1', servername: 'svc.local', ca: cert, headers: { host: 'svc.local' }, ALPNProtocols: ['http/1.1'], agent: false }, (res) => {
+      const opts: https.RequestOptions & { ALPNProtocols: string[] } = { host: '127.0.0.1', port, path: '/tls-h1', servername: 'svc.local', ca: cert, headers: { host: 'svc.local' }, ALPNProtocols: ['http/1.1'], agent: false };
+      const req = https.request(opts, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, proto: (res.socket as import('node:tls').TLSSocket).alpnProtocol || '', xfp: (JSON.parse(body) as { headers: Record<string, string> }).headers['x-forwarded-proto'] ?? '' }));
