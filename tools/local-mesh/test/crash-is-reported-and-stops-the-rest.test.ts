@@ -66,6 +66,36 @@ describe('a failing component is reported and the rest are stopped', () => {
     assert.equal(pidAlive(pid), false, 'mute still runs');
   });
 
+  it('Ctrl-C while a component is still starting: nothing more is started, everything stops, exit 0', async () => {
+    const port = await freePort();
+    const file = join(dir, 'interrupted.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        components: [
+          { name: 'steady', command: process.execPath, args: ['-e', SERVER(port)], ports: [{ name: 'http', host: '127.0.0.1', port }], ready: { http: `http://127.0.0.1:${port}/` } },
+          { name: 'slow', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], ready: { logLine: 'never', timeoutMs: 60000 } },
+          { name: 'later', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], ready: { logLine: 'x' }, after: ['slow'] },
+        ],
+      }),
+    );
+    const run = runStart(['--topology', file, '--log-dir', join(dir, 'logs-interrupted')]);
+    const slowPid = Number((await run.waitFor(/starting slow \(pid (\d+)\)/, 30_000))[1]);
+    const steadyPid = Number((await run.waitFor(/starting steady \(pid (\d+)\)/, 30_000))[1]);
+    await run.waitFor(/ready {4}steady/, 30_000);
+    assert.ok(process.kill(run.child.pid as number, 'SIGINT'));
+    const exit = await run.waitExit(60_000);
+    const out = run.output();
+    assert.equal(exit.timedOut, false, out);
+    assert.equal(exit.code, 0, out);
+    assert.match(out, /SIGINT: stopping 2 component\(s\)/);
+    assert.doesNotMatch(out, /starting later/);
+    assert.doesNotMatch(out, /FAILED/);
+    assert.equal(pidAlive(slowPid), false, 'slow still runs');
+    assert.equal(pidAlive(steadyPid), false, 'steady still runs');
+    assert.ok(await portIsFree('127.0.0.1', port), `port ${port} still bound`);
+  });
+
   it('a bad topology file: every error with its path, nothing started, exit 2', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(
