@@ -25,7 +25,7 @@ export interface NginxHandle {
 }
 
 function wrapHttpBody(dir: string, body: string): string {
-  const temp = (name: string): string => join(dir, 'temp', name);
+  const temp = (name: string): string => join(dir, `temp-${name}`);
   return [
     'worker_processes 1;',
     // As root, workers would switch to "nobody" and lose access to the 0700 temp prefix.
