@@ -60,7 +60,10 @@ async function main(argv: string[]): Promise<number> {
 
   mkdirSync(logDir, { recursive: true });
   print(`local mesh: ${topology.components.length} component(s) to start. Logs: ${logDir}`);
-  const supervisor = new Supervisor({ logDir, readyTimeoutMs: f.readyTimeout, stopGraceMs: f.stopGrace, print });
+  // The built-in mesh also leaves its topology at a fixed place (<state-dir>/topology.json) for tools such as meshctl.
+  const stateFiles = f.topology ? [] : [join(stateDir, 'topology.json')];
+  if (stateFiles.length > 0) mkdirSync(stateDir, { recursive: true });
+  const supervisor = new Supervisor({ logDir, readyTimeoutMs: f.readyTimeout, stopGraceMs: f.stopGrace, stateFiles, print });
   process.on('SIGINT', () => supervisor.signal('SIGINT'));
   process.on('SIGTERM', () => supervisor.signal('SIGTERM'));
   process.on('SIGHUP', () => supervisor.signal('SIGHUP'));

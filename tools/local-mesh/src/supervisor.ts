@@ -5,7 +5,7 @@
  * the supervisor returns only when the children are gone and their ports are free again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChildLog } from './child-log';
 import { startLayers, type ComponentSpec, type Topology } from './component';
@@ -17,6 +17,8 @@ export interface SupervisorOptions {
   logDir: string;
   readyTimeoutMs: number;
   stopGraceMs: number;
+  /** Extra copies of <logDir>/topology.json (e.g. a fixed path a future meshctl reads); removed again on stop. */
+  stateFiles?: string[];
   /** Where human-readable progress goes (stdout in main.ts). */
   print(line: string): void;
 }
@@ -153,6 +155,7 @@ export class Supervisor {
 
   private async finish(outcome: Outcome): Promise<number> {
     this.stopping = true;
+    for (const f of this.opts.stateFiles ?? []) rmSync(f, { force: true });
     if (outcome.kind === 'signal') this.opts.print(`\n${outcome.signal}: stopping ${this.children.filter(alive).length} component(s) ...`);
     else {
       const r = this.children.find((c) => c.spec.name === outcome.name);
@@ -219,6 +222,8 @@ export class Supervisor {
       })),
       skipped: topology.skipped,
     };
-    writeFileSync(join(this.opts.logDir, 'topology.json'), JSON.stringify(state, null, 2) + '\n');
+    const text = JSON.stringify(state, null, 2) + '\n';
+    writeFileSync(join(this.opts.logDir, 'topology.json'), text);
+    for (const f of this.opts.stateFiles ?? []) writeFileSync(f, text);
   }
 }

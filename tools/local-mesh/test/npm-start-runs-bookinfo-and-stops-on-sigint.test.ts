@@ -52,6 +52,7 @@ describe('npm start runs Bookinfo and stops everything on SIGINT', () => {
     await run.waitFor(new RegExp(`Logs: ${logDir.replace(/[/\\.]/g, '\\$&')}`), 30_000);
     await run.waitFor(/Ctrl-C stops everything\./, 150_000);
     const state = JSON.parse(readFileSync(join(logDir, 'topology.json'), 'utf8')) as State;
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'state', 'topology.json'), 'utf8')), state, 'the state dir has the same topology');
 
     // Every Bookinfo workload runs, each with its own log file.
     const names = state.components.map((c) => c.name);
@@ -95,6 +96,7 @@ describe('npm start runs Bookinfo and stops everything on SIGINT', () => {
     assert.equal(exit.code, 0, run.output());
     assert.match(run.output(), /SIGINT: stopping/);
     assert.match(run.output(), /all components stopped, \d+ port\(s\) free/);
+    assert.equal(existsSync(join(dir, 'state', 'topology.json')), false, 'the state dir topology is removed on stop');
 
     for (const c of state.components) {
       assert.equal(pidAlive(c.pid), false, `${c.name} (pid ${c.pid}) still runs`);
