@@ -127,9 +127,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    const def = loadXdsProtos().packageDefinition;
     const Ctor = grpc.makeGenericClientConstructor(
-      def['envoy.service.discovery.v3.AggregatedDiscoveryService'] as grpc.ServiceDefinition,
+      loadXdsProtos().serviceDefinition('envoy.service.discovery.v3.AggregatedDiscoveryService'),
       'AggregatedDiscoveryService',
     );
     this.client = new Ctor(this.options.target, this.options.credentials ?? grpc.credentials.createInsecure(), {

@@ -9,6 +9,7 @@
  * use jsonToStruct/structToJson (node.ts) rather than writing them by hand.
  */
 import * as path from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as fs from 'node:fs';
 import type * as protobuf from 'protobufjs';
@@ -107,32 +108,85 @@ export function envoyProtoIncludeDirs(): string[] {
 }
 
 export interface XdsProtos {
-  /** The package definition for grpc-js (services: ADS, SDS). */
+  /**
+   * proto-loader's package definition of the same files (built on first access, about 1 s). The server
+   * and client do not need it: they use serviceDefinition().
+   */
   readonly packageDefinition: protoLoader.PackageDefinition;
   /** The protobufjs type of a message by full name (e.g. 'envoy.config.listener.v3.Listener'). */
   messageType(fullName: string): protobuf.Type;
+  /**
+   * A grpc-js service definition (e.g. 'envoy.service.discovery.v3.AggregatedDiscoveryService') whose
+   * messages travel in the canonical form, as proto-loader would produce them.
+   */
+  serviceDefinition(fullName: string): grpc.ServiceDefinition;
 }
 
 let loaded: XdsProtos | undefined;
 
-/** Loads the protos on first use (about 0.4 s) and returns the same object afterwards. */
+/** Parses the protos on first use (about 1 s) and returns the same object afterwards. */
 export function loadXdsProtos(): XdsProtos {
   if (loaded) return loaded;
-  const packageDefinition = protoLoader.loadSync(PROTO_FILES, {
-    ...PROTO_LOADER_OPTIONS,
-    includeDirs: envoyProtoIncludeDirs(),
-  });
+  const r = reflectionRoot();
   const types = new Map<string, protobuf.Type>();
   const messageType = (fullName: string): protobuf.Type => {
     let type = types.get(fullName);
     if (!type) {
-      type = reflectionRoot().lookupType(fullName);
+      type = r.lookupType(fullName);
       types.set(fullName, type);
     }
     return type;
   };
-  loaded = { packageDefinition, messageType };
+  const services = new Map<string, grpc.ServiceDefinition>();
+  let packageDefinition: protoLoader.PackageDefinition | undefined;
+  loaded = {
+    get packageDefinition() {
+      packageDefinition ??= protoLoader.loadSync(PROTO_FILES, { ...PROTO_LOADER_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
+      return packageDefinition;
+    },
+    messageType,
+    serviceDefinition(fullName) {
+      let def = services.get(fullName);
+      if (!def) {
+        def = buildServiceDefinition(r.lookupService(fullName));
+        services.set(fullName, def);
+      }
+      return def;
+    },
+  };
   return loaded;
+}
+
+function buildServiceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<object, XdsMessage>> = {};
+  const serviceName = service.fullName.replace(/^\./, '');
+  for (const method of service.methodsArray) {
+    method.resolve();
+    const req = method.resolvedRequestType as protobuf.Type;
+    const res = method.resolvedResponseType as protobuf.Type;
+    def[method.name] = {
+      path: `/${serviceName}/${method.name}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestSerialize: serializer(req),
+      requestDeserialize: deserializer(req),
+      responseSerialize: serializer(res),
+      responseDeserialize: deserializer(res),
+      originalName: method.name,
+    };
+  }
+  return def as grpc.ServiceDefinition;
+}
+
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    const bytes = type.encode(type.fromObject(value)).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer(type: protobuf.Type): (bytes: Buffer) => XdsMessage {
+  return (bytes) => type.toObject(type.decode(bytes), CONVERSION) as XdsMessage;
 }
 
 let root: protobuf.Root | undefined;
@@ -235,4 +289,48 @@ function stripType(message: XdsMessage): XdsMessage {
   if (!('@type' in message)) return message;
   const { '@type': _drop, ...rest } = message;
   return rest;
+}
+
+/**
+ * Field paths in `message` that the proto type does not have (protobufjs drops them silently when it
+ * encodes). Nested messages, repeated fields, maps and Anys (by '@type') are followed. Use it in tests of
+ * generators and builders: a misspelled field is a silent misconfiguration otherwise.
+ */
+export function unknownFields(typeUrl: string, message: object): string[] {
+  const out: string[] = [];
+  walkFields(lookup(typeUrl), message as XdsMessage, '', out);
+  return out;
+}
+
+function walkFields(type: protobuf.Type, obj: XdsMessage, path: string, out: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (key === '@type') continue;
+    const value = obj[key];
+    const here = path ? `${path}.${key}` : key;
+    const field = type.fields[key];
+    if (!field) {
+      // proto-loader adds the virtual oneof name (e.g. `config_type: 'typed_config'`) when decoding.
+      if (!(type.oneofs && key in type.oneofs)) out.push(here);
+      continue;
+    }
+    field.resolve();
+    const sub = field.resolvedType;
+    if (!sub || !('fields' in sub) || value === null || value === undefined) continue;
+    const visit = (v: unknown, p: string): void => {
+      if (!v || typeof v !== 'object' || Buffer.isBuffer(v)) return;
+      const m = v as XdsMessage;
+      if (sub.fullName === '.google.protobuf.Any' && typeof m['@type'] === 'string') {
+        try {
+          walkFields(lookup(m['@type']), m, p, out);
+        } catch {
+          out.push(`${p}.@type (unknown type ${m['@type']})`);
+        }
+      } else {
+        walkFields(sub as protobuf.Type, m, p, out);
+      }
+    };
+    if (field.map) for (const k of Object.keys(value as object)) visit((value as XdsMessage)[k], `${here}[${k}]`);
+    else if (field.repeated && Array.isArray(value)) value.forEach((v, i) => visit(v, `${here}[${i}]`));
+    else visit(value, here);
+  }
 }

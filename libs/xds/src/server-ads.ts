@@ -38,9 +38,9 @@ export class AdsServer {
 
   /** Adds the ADS and SDS services to a grpc-js Server (before bindAsync). */
   register(server: grpc.Server): void {
-    const def = loadXdsProtos().packageDefinition;
-    const ads = def['envoy.service.discovery.v3.AggregatedDiscoveryService'] as grpc.ServiceDefinition;
-    const sds = def['envoy.service.secret.v3.SecretDiscoveryService'] as grpc.ServiceDefinition;
+    const protos = loadXdsProtos();
+    const ads = protos.serviceDefinition('envoy.service.discovery.v3.AggregatedDiscoveryService');
+    const sds = protos.serviceDefinition('envoy.service.secret.v3.SecretDiscoveryService');
     server.addService(ads, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new DeltaStream(this.host, call),

@@ -22,12 +22,11 @@ export function openRawAdsStream<Req = Record<string, unknown>, Res = Record<str
   address: string,
   method: RawStreamMethod = 'StreamAggregatedResources',
 ): RawAdsStream<Req, Res> {
-  const def = loadXdsProtos().packageDefinition;
   const service =
     method === 'StreamSecrets'
       ? 'envoy.service.secret.v3.SecretDiscoveryService'
       : 'envoy.service.discovery.v3.AggregatedDiscoveryService';
-  const Ctor = grpc.makeGenericClientConstructor(def[service] as grpc.ServiceDefinition, service);
+  const Ctor = grpc.makeGenericClientConstructor(loadXdsProtos().serviceDefinition(service), service);
   const client = new Ctor(address, grpc.credentials.createInsecure());
   const call = (client as unknown as Record<RawStreamMethod, () => grpc.ClientDuplexStream<Req, Res>>)[method].call(client);
   const received: Res[] = [];
