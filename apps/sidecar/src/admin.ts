@@ -51,7 +51,8 @@ export class AdminServer {
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      // exclusive: under node:cluster a shared port-0 handle would be the same socket as a port-0 listener.
+      this.server.listen({ port, host, exclusive: true }, () => {
         this.server.off('error', reject);
         resolve((this.server.address() as net.AddressInfo).port);
       });
