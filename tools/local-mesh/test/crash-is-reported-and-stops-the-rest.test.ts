@@ -96,6 +96,33 @@ describe('a failing component is reported and the rest are stopped', () => {
     assert.ok(await portIsFree('127.0.0.1', port), `port ${port} still bound`);
   });
 
+  it('a component that ignores SIGTERM gets SIGKILL after the grace period', async () => {
+    const file = join(dir, 'stubborn.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        components: [
+          {
+            name: 'stubborn',
+            command: process.execPath,
+            args: ['-e', "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('up'); setInterval(() => {}, 1000)"],
+            ready: { logLine: '^up$' },
+          },
+        ],
+      }),
+    );
+    const run = runStart(['--topology', file, '--log-dir', join(dir, 'logs-stubborn'), '--stop-grace', '1s']);
+    const pid = Number((await run.waitFor(/starting stubborn \(pid (\d+)\)/, 30_000))[1]);
+    await run.waitFor(/Ctrl-C stops everything/, 30_000);
+    assert.ok(process.kill(run.child.pid as number, 'SIGTERM'));
+    const exit = await run.waitExit(60_000);
+    const out = run.output();
+    assert.equal(exit.code, 0, out);
+    assert.match(out, /stubborn did not stop within 1000 ms: SIGKILL/);
+    assert.match(out, /stopped {2}stubborn \(SIGKILL\)/);
+    assert.equal(pidAlive(pid), false, 'stubborn still runs');
+  });
+
   it('a bad topology file: every error with its path, nothing started, exit 2', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(
