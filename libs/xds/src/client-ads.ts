@@ -46,6 +46,8 @@ export interface AdsClientOptions {
   credentials?: grpc.ChannelCredentials;
   logger?: Logger;
   backoff?: Partial<AdsBackoff>;
+  /** Extra grpc-js channel options (merged over a 64 MiB receive limit and 30 s keepalive pings). */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 export interface AdsClientEvents {
@@ -133,6 +135,10 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     );
     this.client = new Ctor(this.options.target, this.options.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // Notice a control plane that vanished without closing the connection.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      ...this.options.channelOptions,
     });
     this.connect();
   }

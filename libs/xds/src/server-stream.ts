@@ -53,7 +53,8 @@ export abstract class AdsStreamBase {
     this.info = { connectionId: host.nextConnectionId(), kind, peer: call.getPeer(), connectedAt: new Date() };
     this.log = host.logger.child({ connection: this.info.connectionId, kind });
     call.on('data', (req: unknown) => this.onData(req));
-    call.on('end', () => this.finish());
+    // The client half-closed: end our side too, so its call completes.
+    call.on('end', () => this.close());
     call.on('error', (err: Error) => {
       this.log.debug('stream error', { err });
       this.finish();
@@ -78,7 +79,11 @@ export abstract class AdsStreamBase {
   /** Ends the stream from the server side (server shutting down). */
   close(): void {
     if (this.closed) return;
-    this.call.end();
+    try {
+      this.call.end();
+    } catch {
+      // already ended by the transport
+    }
     this.finish();
   }
 
