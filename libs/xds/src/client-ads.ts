@@ -1,9 +1,9 @@
 /**
- * AdsClient: a State-of-the-World ADS client for the sidecar. It sends the node on the first request,
- * subscribes per type (wildcard LDS/CDS, named RDS/EDS, changeable at any time), hands the decoded
- * resources of a type to the consumer's handler, ACKs what the handler accepts and NACKs (error_detail
- * with field paths) what it rejects. When the server goes away it keeps the last good config, reconnects
- * with exponential backoff and jitter, and re-subscribes with the versions it holds.
+ * AdsClient: an ADS client for the sidecar (State of the World by default, Delta on request). It sends the
+ * node on the first request, subscribes per type (wildcard LDS/CDS, named RDS/EDS, changeable at any time),
+ * hands the decoded resources of a type to the consumer's handler, ACKs what the handler accepts and NACKs
+ * (error_detail with field paths) what it rejects. When the server goes away it keeps the last good config,
+ * reconnects with exponential backoff and jitter, and re-subscribes with what it holds.
  *
  *   const client = new AdsClient({ target: '127.0.0.1:15010', node: { id: 'sidecar~...' } });
  *   client.subscribe(TYPE_URL.LISTENER, '*', (update) => validateAndApply(update)); // returns errors or undefined
@@ -12,24 +12,15 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '@mesh/runtime';
+import { deltaProtocol } from './client-delta';
+import type { AdsUpdateHandler, ClientProtocol, ClientTypeState } from './client-protocol';
+import { sotwProtocol } from './client-sotw';
 import { xdsErrors } from './errors';
 import { encodeNode, type XdsNodeInput } from './node';
-import { decodeAny, loadXdsProtos, resourceName, WILDCARD_TYPES, type DecodedAny, type WireAny } from './protos';
-import { formatValidationErrors, type ValidationError } from './validation';
+import { loadXdsProtos, WILDCARD_TYPES, type DecodedAny } from './protos';
+import { formatValidationErrors } from './validation';
 
-/** The full current set of one type after a response was merged (LDS/CDS: full state; RDS/EDS: merged). */
-export interface AdsUpdate {
-  typeUrl: string;
-  version: string;
-  resources: ReadonlyMap<string, DecodedAny>;
-  /** Names added or changed by this response. */
-  changed: string[];
-  /** Names removed by this response (LDS/CDS only). */
-  removed: string[];
-}
-
-/** Returns validation errors to NACK (the update is not applied), or nothing to ACK. May throw (= NACK). */
-export type AdsUpdateHandler = (update: AdsUpdate) => readonly ValidationError[] | undefined | void;
+export type { AdsUpdate, AdsUpdateHandler } from './client-protocol';
 
 export interface AdsBackoff {
   initialMs: number;
@@ -43,6 +34,8 @@ export interface AdsClientOptions {
   /** host:port of the ADS server. */
   target: string;
   node: XdsNodeInput;
+  /** 'sotw' (default, StreamAggregatedResources) or 'delta' (DeltaAggregatedResources). */
+  mode?: 'sotw' | 'delta';
   credentials?: grpc.ChannelCredentials;
   logger?: Logger;
   backoff?: Partial<AdsBackoff>;
@@ -57,25 +50,15 @@ export interface AdsClientEvents {
   nack: [event: { typeUrl: string; version: string; nonce: string; message: string }];
 }
 
-interface TypeState {
-  typeUrl: string;
-  wildcard: boolean;
-  names: Set<string>;
-  handler: AdsUpdateHandler;
-  version: string;
-  resources: Map<string, DecodedAny>;
-  /** Last nonce received on the current stream. */
-  nonce: string;
-}
-
 const DEFAULT_BACKOFF: AdsBackoff = { initialMs: 500, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
 
 type AdsCall = grpc.ClientDuplexStream<unknown, unknown>;
 
 export class AdsClient extends EventEmitter<AdsClientEvents> {
-  private readonly types = new Map<string, TypeState>();
+  private readonly types = new Map<string, ClientTypeState>();
   private readonly log: Logger;
   private readonly backoff: AdsBackoff;
+  private readonly protocol: ClientProtocol;
   private client: grpc.Client | undefined;
   private call: AdsCall | undefined;
   private nodeSent = false;
@@ -89,6 +72,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     super();
     this.log = (options.logger ?? createLogger('xds-client')).child({ node: options.node.id, target: options.target });
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.protocol = options.mode === 'delta' ? deltaProtocol : sotwProtocol;
   }
 
   /** True while a stream is open and the server has answered on it. */
@@ -102,22 +86,33 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
    */
   subscribe(typeUrl: string, names: '*' | readonly string[], handler?: AdsUpdateHandler): void {
     if (this.closed) throw xdsErrors.create('CLIENT_CLOSED', { target: this.options.target });
+    if (names === '*' && !WILDCARD_TYPES.has(typeUrl)) throw new Error(`wildcard is only allowed for LDS and CDS, not ${typeUrl}`);
     let state = this.types.get(typeUrl);
+    const isNew = !state;
     if (!state) {
       if (!handler) throw new Error(`subscribe(${typeUrl}): a handler is required on the first subscription`);
-      state = { typeUrl, wildcard: false, names: new Set(), handler, version: '', resources: new Map(), nonce: '' };
+      state = { typeUrl, wildcard: false, names: new Set(), handler, version: '', resources: new Map(), resourceVersions: new Map(), nonce: '' };
       this.types.set(typeUrl, state);
     } else if (handler) {
       state.handler = handler;
     }
-    if (names === '*' && !WILDCARD_TYPES.has(typeUrl)) throw new Error(`wildcard is only allowed for LDS and CDS, not ${typeUrl}`);
+    const previous = { wildcard: state.wildcard, names: state.names };
     state.wildcard = names === '*';
     state.names = new Set(names === '*' ? [] : names);
-    // Names dropped from an RDS/EDS subscription leave the local set.
-    if (!state.wildcard && !WILDCARD_TYPES.has(typeUrl)) {
-      for (const name of [...state.resources.keys()]) if (!state.names.has(name)) state.resources.delete(name);
+    // Names dropped from an RDS/EDS subscription leave the local set (LDS/CDS: the next full state decides).
+    if (!WILDCARD_TYPES.has(typeUrl)) {
+      for (const name of [...state.resources.keys()]) {
+        if (state.names.has(name)) continue;
+        state.resources.delete(name);
+        state.resourceVersions.delete(name);
+      }
     }
-    if (this.call) this.sendRequest(state);
+    if (!this.call) return;
+    if (isNew) this.write(this.protocol.initial(state));
+    else {
+      const req = this.protocol.subscriptionChanged(state, previous);
+      if (req) this.write(req);
+    }
   }
 
   /** The last accepted version and resources of a type (kept while the server is away). */
@@ -160,7 +155,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   private connect(): void {
     if (this.closed || !this.client) return;
-    const method = (this.client as unknown as { StreamAggregatedResources: () => AdsCall }).StreamAggregatedResources;
+    const method = (this.client as unknown as Record<string, () => AdsCall>)[this.protocol.method];
     const call = method.call(this.client);
     this.call = call;
     this.nodeSent = false;
@@ -180,7 +175,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       if (!this.isConnected) {
         this.isConnected = true;
         this.attempt = 0;
-        this.log.info('ADS stream established');
+        this.log.info('ADS stream established', { mode: this.protocol.method });
         this.emit('connected');
       }
       try {
@@ -193,7 +188,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     call.on('end', () => onEnd('stream ended by server'));
     for (const state of this.types.values()) {
       state.nonce = '';
-      this.sendRequest(state);
+      this.write(this.protocol.initial(state));
     }
   }
 
@@ -209,15 +204,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     }, delay);
   }
 
-  private sendRequest(state: TypeState, errorDetail?: string): void {
+  private write(req: Record<string, unknown>): void {
     if (!this.call) return;
-    const req: Record<string, unknown> = {
-      version_info: state.version,
-      resource_names: state.wildcard ? [] : [...state.names],
-      type_url: state.typeUrl,
-      response_nonce: state.nonce,
-    };
-    if (errorDetail !== undefined) req.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: errorDetail, details: [] };
     if (!this.nodeSent) {
       req.node = encodeNode(this.options.node);
       this.nodeSent = true;
@@ -226,34 +214,24 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   }
 
   private onResponse(raw: unknown): void {
-    const res = raw as { version_info?: string; resources?: WireAny[]; type_url?: string; nonce?: string };
-    const typeUrl = res.type_url ?? '';
+    const { typeUrl, nonce } = this.protocol.header(raw);
     const state = this.types.get(typeUrl);
     if (!state) {
       this.log.warn('response for a type we did not subscribe to', { typeUrl });
       return;
     }
-    state.nonce = res.nonce ?? '';
-    const version = res.version_info ?? '';
-    const fullState = WILDCARD_TYPES.has(typeUrl);
-    const received = new Map<string, DecodedAny>();
-    const errors: ValidationError[] = [];
-    (res.resources ?? []).forEach((any: WireAny | DecodedAny, i) => {
-      try {
-        // grpc-js (proto-loader, json: true) usually hands Anys over already expanded ('@type').
-        const decoded = isDecodedAny(any) ? any : decodeAny(any);
-        if (decoded['@type'] !== typeUrl) throw new Error(`type ${decoded['@type']} in a ${typeUrl} response`);
-        received.set(resourceName(typeUrl, decoded), decoded);
-      } catch (err) {
-        errors.push({ path: `resources[${i}]`, message: (err as Error).message });
-      }
-    });
-    const next = fullState ? new Map<string, DecodedAny>() : new Map(state.resources);
-    for (const [name, r] of received) if (state.wildcard || state.names.has(name)) next.set(name, r);
-    const removed = fullState ? [...state.resources.keys()].filter((n) => !next.has(n)) : [];
+    state.nonce = nonce;
+    const merged = this.protocol.merge(state, raw);
+    const errors = merged.errors;
     if (errors.length === 0) {
       try {
-        const found = state.handler({ typeUrl, version, resources: next, changed: [...received.keys()], removed });
+        const found = state.handler({
+          typeUrl,
+          version: merged.version,
+          resources: merged.resources,
+          changed: merged.changed,
+          removed: merged.removed,
+        });
         if (found) errors.push(...found);
       } catch (err) {
         errors.push({ path: '', message: `handler failed: ${(err as Error).message}` });
@@ -261,19 +239,16 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     }
     if (errors.length > 0) {
       const message = formatValidationErrors(errors);
-      this.log.warn('NACK', { typeUrl, version, error: message });
-      this.sendRequest(state, message);
-      this.emit('nack', { typeUrl, version, nonce: state.nonce, message });
+      this.log.warn('NACK', { typeUrl, version: merged.version, error: message });
+      this.write(this.protocol.nack(state, message, grpc.status.INVALID_ARGUMENT));
+      this.emit('nack', { typeUrl, version: merged.version, nonce, message });
       return;
     }
-    state.version = version;
-    state.resources = next;
-    this.sendRequest(state);
-    this.log.debug('ACK', { typeUrl, version, resources: next.size });
-    this.emit('ack', { typeUrl, version, nonce: state.nonce });
+    state.version = merged.version;
+    state.resources = merged.resources;
+    state.resourceVersions = merged.resourceVersions;
+    this.write(this.protocol.ack(state));
+    this.log.debug('ACK', { typeUrl, version: merged.version, resources: merged.resources.size });
+    this.emit('ack', { typeUrl, version: merged.version, nonce });
   }
-}
-
-function isDecodedAny(value: WireAny | DecodedAny): value is DecodedAny {
-  return typeof (value as DecodedAny)['@type'] === 'string';
 }

@@ -8,7 +8,7 @@
  *   HTTP filters, TCP proxy, TLS).
  * - Snapshot: immutable per-node resources with a version per type and a consistency check.
  * - AdsServer: ADS (SotW + Delta) and SDS on a grpc-js Server, with hooks and status() for Pilot.
- * - AdsClient: an ADS client (SotW) with ACK/NACK, backoff and last-good config, for the sidecar.
+ * - AdsClient: an ADS client (SotW, or Delta) with ACK/NACK, backoff and last-good config, for the sidecar.
  *
  * Test helpers (start a server, Envoy / grpc-js-xds bootstraps, admin readers) are in @mesh/xds/testing.
  */

@@ -5,19 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { AdsClient, Snapshot, TYPE_URL, type AdsUpdate, type NackEvent, type ValidationError } from '../src/index';
+import { AdsClient, Snapshot, TYPE_URL, type AdsUpdate, type NackEvent, type SendEvent, type ValidationError } from '../src/index';
 import { quietLogger, startTestAdsServer, waitFor, type TestAdsServer } from '../src/testing';
 import { meshSnapshot } from './fixture-mesh';
 
-describe('AdsClient against AdsServer', () => {
-  const nodeId = 'sidecar~127.0.0.1~app.ns~ns.svc.cluster.local';
+for (const mode of ['sotw', 'delta'] as const) {
+describe(`AdsClient against AdsServer (${mode})`, () => {
+  const nodeId = `sidecar~127.0.0.1~app-${mode}.ns~ns.svc.cluster.local`;
   const serverNacks: NackEvent[] = [];
+  const sends: SendEvent[] = [];
   let server: TestAdsServer | undefined;
   let client: AdsClient | undefined;
   const updates: AdsUpdate[] = [];
   const events: string[] = [];
 
-  const start = (port = 0): Promise<TestAdsServer> => startTestAdsServer({ port, options: { onNack: (e) => serverNacks.push(e) } });
+  const start = (port = 0): Promise<TestAdsServer> => startTestAdsServer({ port, options: { onNack: (e) => serverNacks.push(e), onSend: (e) => sends.push(e) } });
 
   after(async () => {
     await client?.close();
@@ -40,6 +42,7 @@ describe('AdsClient against AdsServer', () => {
     client = new AdsClient({
       target: server.address,
       node: { id: nodeId, cluster: 'app.ns', metadata: { NAMESPACE: 'ns' } },
+      mode,
       logger: quietLogger('xds-client-test'),
       backoff: { initialMs: 50, maxMs: 400 },
     });
@@ -113,6 +116,7 @@ describe('AdsClient against AdsServer', () => {
     assert.equal(c.current(TYPE_URL.CLUSTER)?.version, 'v1', 'last good kept');
     assert.equal(c.current(TYPE_URL.LISTENER)?.resources.size, 1);
 
+    sends.length = 0;
     server = await start(port);
     server.ads.setSnapshot(nodeId, meshSnapshot({ version: 'v3', clusters: { a: [1001], b: [1002], c: [1003] }, route: 'a' }));
     await waitFor('client on v3', () => c.current(TYPE_URL.CLUSTER)?.version === 'v3', { timeoutMs: 10_000 });
@@ -121,6 +125,10 @@ describe('AdsClient against AdsServer', () => {
     const srv = server;
     const eds = await waitFor('re-subscribed EDS', () => srv.ads.status()[0]?.types.find((t) => t.typeUrl === TYPE_URL.ENDPOINT));
     assert.deepEqual(eds.subscribed, ['b']);
+    const cdsSends = sends.filter((e) => e.typeUrl === TYPE_URL.CLUSTER);
+    // Delta: the client told the new server what it holds (initial_resource_versions): only c travels.
+    assert.deepEqual(cdsSends[0]?.resourceNames.sort(), mode === 'delta' ? ['c'] : ['a', 'b', 'c']);
     assert.deepEqual(events, ['connected', 'disconnected', 'connected']);
   });
 });
+}
