@@ -13,11 +13,11 @@ const MAIN = path.join(WORKSPACE_ROOT, 'dist/apps/citadel/main.js');
 
 /** Starts the built binary and waits (bounded) for its "citadel serving" log line with the bound ports. */
 async function startBinary(args: string[]): Promise<{ child: ChildProcess; grpcPort: number; monitoringPort: number; stderr: () => string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ports = await new Promise<{ grpcPort: number; monitoringPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`citadel did not report serving within 20 s: ${stderr}`)), 20_000);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       for (const line of stderr.split('\n')) {
         if (!line.includes('"citadel serving"')) continue;
