@@ -2,6 +2,8 @@
 // of the prod-deps stage, the Nx bundle, the final stage's COPYs and WORKDIR), starts its ENTRYPOINT as the
 // image's user and prints its usage: the bundle needs nothing the image lacks (no dev dependency, no
 // workspace folder, no file outside dist/apps/<app>). One production install is shared by all six apps.
+// The bundle is dist/apps/<app> as `npm test` builds it (Nx runs every build first); when it is missing it is
+// built with tools/build-app.mjs, when it is stale (tests run by hand after an edit) rebuild it first.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
