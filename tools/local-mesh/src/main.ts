@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const stateDir = resolve(f.stateDir ?? join(ROOT, 'tmp/local-mesh/state'));
 
   let topology: Topology;
+  if (!f.topology) print('local mesh: checking which mesh components work (node dist/apps/<app>/main.js --help) ...');
   try {
     topology = f.topology
       ? loadTopologyFile(resolve(f.topology))

@@ -1,6 +1,5 @@
 /**
- * The process supervisor behind `npm start`: starts components layer by layer (a layer once the one
- * before is ready), one process group per child with its output in <logdir>/<name>.log, then waits for
+ * The process supervisor behind `npm start`: starts each component once those it comes after are ready, one process group per child with its output in <logdir>/<name>.log, then waits for
  * a stop signal or a crash. Either way every child gets SIGTERM, then SIGKILL after a grace period, and
  * the supervisor returns only when the children are gone and their ports are free again.
  */
@@ -107,14 +106,19 @@ export class Supervisor {
     }
   }
 
+  /** Starts each component as soon as the components it comes `after` are ready (not a whole layer later). */
   private async startAll(topology: Topology): Promise<boolean> {
     for (const s of topology.skipped) this.opts.print(`- skipped ${s.name}: ${s.reason}`);
-    for (const layer of startLayers(topology.components)) {
-      if (this.decided) return false;
-      const ready = await Promise.all(layer.map((spec) => this.startOne(spec)));
-      if (ready.some((ok) => !ok)) return false;
+    const known = new Set(topology.components.map((c) => c.name));
+    const ready = new Map<string, Promise<boolean>>();
+    for (const spec of startLayers(topology.components).flat()) {
+      const deps = (spec.after ?? []).filter((a) => known.has(a)).map((a) => ready.get(a) ?? Promise.resolve(false));
+      ready.set(
+        spec.name,
+        Promise.all(deps).then((oks) => (oks.every(Boolean) && !this.decided ? this.startOne(spec) : false)),
+      );
     }
-    return true;
+    return (await Promise.all(ready.values())).every(Boolean);
   }
 
   private async startOne(spec: ComponentSpec): Promise<boolean> {
@@ -142,9 +146,10 @@ export class Supervisor {
     this.children.push(r);
     this.opts.print(`  starting ${spec.name} (pid ${child.pid ?? '?'}) ... waiting until ${describeReadiness(spec.ready)}`);
     const timeoutMs = spec.ready.timeoutMs ?? this.opts.readyTimeoutMs;
+    const since = Date.now();
     const ok = await waitReady(spec.ready, log, timeoutMs, Promise.race([r.exited, this.outcome]));
     if (ok) {
-      this.opts.print(`  ready    ${spec.name}`);
+      this.opts.print(`  ready    ${spec.name} (${((Date.now() - since) / 1000).toFixed(1)} s)`);
       return true;
     }
     if (alive(r) && !this.stopping) {

@@ -4,7 +4,7 @@
  * --help` must exist and must not say NOT IMPLEMENTED; otherwise it is listed as skipped, with why.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComponentSpec, Readiness, Skipped } from './component';
 
@@ -100,8 +100,35 @@ export function probeApp(root: string, app: string): Promise<Probe> {
   });
 }
 
+/**
+ * probeApp with a cache in <stateDir>/probes.json keyed by the binary's size and mtime: `--help` of a
+ * bundle that loads protos costs seconds, and the answer only changes when the binary is rebuilt.
+ */
+export async function probeAppCached(root: string, app: string, stateDir: string): Promise<Probe> {
+  const main = join(root, 'dist/apps', app, 'main.js');
+  if (!existsSync(main)) return probeApp(root, app);
+  const file = join(stateDir, 'probes.json');
+  const { size, mtimeMs } = statSync(main);
+  const key = `${size}:${mtimeMs}`;
+  let cache: Record<string, { key: string; probe: Probe }> = {};
+  try {
+    cache = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    // no cache yet, or unreadable: probe afresh
+  }
+  if (cache[app]?.key === key) return cache[app].probe;
+  const probe = await probeApp(root, app);
+  try {
+    cache = { ...JSON.parse(existsSync(file) ? readFileSync(file, 'utf8') : '{}'), [app]: { key, probe } };
+    writeFileSync(file, JSON.stringify(cache, null, 2) + '\n');
+  } catch {
+    // a cache that cannot be written only costs time
+  }
+  return probe;
+}
+
 export async function meshComponents(ctx: MeshContext, skip: readonly string[]): Promise<{ components: ComponentSpec[]; skipped: Skipped[] }> {
-  const probes = await Promise.all(MESH_APPS.map((m) => (m.never || skip.includes(m.app) ? undefined : probeApp(ctx.root, m.app))));
+  const probes = await Promise.all(MESH_APPS.map((m) => (m.never || skip.includes(m.app) ? undefined : probeAppCached(ctx.root, m.app, ctx.stateDir))));
   const components: ComponentSpec[] = [];
   const skipped: Skipped[] = [];
   MESH_APPS.forEach((m, i) => {

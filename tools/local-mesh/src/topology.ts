@@ -53,6 +53,7 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
   for (const w of BOOKINFO_WORKLOADS) ports.set(workloadName(w), await port(o.basePort + w.offset));
   const meshPorts = new Map<number, number>();
   for (const fixed of [8060, 15015, 9901, 15010, 15014, 9091]) meshPorts.set(fixed, await port(fixed));
+  mkdirSync(o.stateDir, { recursive: true });
   const mesh = await meshComponents(
     { root: o.root, host: o.host, stateDir: o.stateDir, port: (fixed) => meshPorts.get(fixed) ?? fixed },
     o.skip,
