@@ -6,6 +6,7 @@ export class ChildLog {
   private readonly file: WriteStream;
   private readonly tail: string[] = [];
   private partial = '';
+  private closed = false;
   private readonly watchers: { re: RegExp; resolve: () => void }[] = [];
 
   constructor(
@@ -13,12 +14,14 @@ export class ChildLog {
     private readonly keep = 20,
   ) {
     this.file = createWriteStream(path, { flags: 'a' });
+    // A log that cannot be written (disk full, directory removed) must not take the supervisor down.
+    this.file.on('error', () => (this.closed = true));
   }
 
   attach(stream: Readable | null): void {
     if (!stream) return;
     stream.on('data', (chunk: Buffer) => {
-      this.file.write(chunk);
+      if (!this.closed) this.file.write(chunk);
       this.lines(chunk.toString('utf8'));
     });
   }
@@ -34,10 +37,12 @@ export class ChildLog {
   }
 
   note(line: string): void {
-    this.file.write(`# local-mesh: ${line}\n`);
+    if (!this.closed) this.file.write(`# local-mesh: ${line}\n`);
   }
 
   close(): Promise<void> {
+    this.closed = true;
+    if (this.file.destroyed || this.file.writableEnded) return Promise.resolve();
     return new Promise((resolve) => this.file.end(() => resolve()));
   }
 

@@ -1,6 +1,7 @@
 /**
- * The process supervisor behind `npm start`: starts each component once those it comes after are ready, one process group per child with its output in <logdir>/<name>.log, then waits for
- * a stop signal or a crash. Either way every child gets SIGTERM, then SIGKILL after a grace period, and
+ * The process supervisor behind `npm start`: starts each component once those it comes after are ready,
+ * one process group per child with its output in <logdir>/<name>.log, then waits for a stop signal or a
+ * crash. Either way every child gets SIGTERM, then SIGKILL after a grace period, and
  * the supervisor returns only when the children are gone and their ports are free again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -84,10 +85,6 @@ export class Supervisor {
       return;
     }
     this.settle({ kind: 'signal', signal });
-  }
-
-  running(): readonly RunningChild[] {
-    return this.children;
   }
 
   /** Runs the topology until a signal or a failure; resolves to the process exit code. */
