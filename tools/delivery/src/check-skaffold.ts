@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageName, type ImageUse } from './collect-images';
+import type { ManifestDoc } from './loader-manifests';
 import type { Problem } from './problem';
 import type { AppDelivery } from './spec-delivery';
 
@@ -63,9 +64,11 @@ export interface SkaffoldCheckInput {
   apps: readonly AppDelivery[];
   /** Every image reference found in k8s/. */
   images: readonly ImageUse[];
+  /** The Kubernetes objects in k8s/, to check port forwards against. */
+  docs?: readonly ManifestDoc[];
 }
 
-export function checkSkaffold({ config, repoRoot, apps, images }: SkaffoldCheckInput): Problem[] {
+export function checkSkaffold({ config, repoRoot, apps, images, docs = [] }: SkaffoldCheckInput): Problem[] {
   const problems: Problem[] = [];
   if (!/^skaffold\/v4beta\d+$/.test(String(config.apiVersion))) {
     problems.push({ where: 'skaffold.yaml apiVersion', message: `${String(config.apiVersion)} is not a current skaffold config version (skaffold/v4betaN)` });
@@ -131,6 +134,14 @@ export function checkSkaffold({ config, repoRoot, apps, images }: SkaffoldCheckI
     if (!p.startsWith('k8s/')) problems.push({ where: 'skaffold.yaml manifests.kustomize.paths', message: `${p} is outside k8s/` });
     if (!existsSync(join(repoRoot, p, 'kustomization.yaml'))) problems.push({ where: 'skaffold.yaml manifests.kustomize.paths', message: `${p}/kustomization.yaml does not exist` });
   }
+  asList(config.portForward).forEach((f, i) => {
+    const pf = asObj(f);
+    const where = `skaffold.yaml portForward[${i}]`;
+    if (String(pf.resourceType).toLowerCase() !== 'service') return;
+    const svc = docs.find((d) => d.body.kind === 'Service' && asObj(d.body.metadata).name === pf.resourceName && asObj(d.body.metadata).namespace === pf.namespace);
+    if (!svc) problems.push({ where, message: `no Service ${String(pf.namespace)}/${String(pf.resourceName)} in k8s/` });
+    else if (!asList(asObj(svc.body.spec).ports).some((p) => asObj(p).port === pf.port)) problems.push({ where, message: `Service ${String(pf.resourceName)} has no port ${String(pf.port)}` });
+  });
   if (!('kubectl' in asObj(config.deploy))) problems.push({ where: 'skaffold.yaml deploy', message: 'deploy.kubectl is missing: the manifests are applied with kubectl' });
   return problems;
 }

@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   for (const app of APPS) problems.push(...checkAppDockerfile(readFileSync(paths.dockerfile(app.app), 'utf8'), `apps/${app.app}/Dockerfile`, app));
   problems.push(...checkDockerignore(readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')));
   problems.push(...checkWorkspaceDependencies(REPO_ROOT));
-  problems.push(...checkSkaffold({ config: repo.skaffold, repoRoot: REPO_ROOT, apps: APPS, images: collectImages(repo.apiDocs) }));
+  problems.push(...checkSkaffold({ config: repo.skaffold, repoRoot: REPO_ROOT, apps: APPS, images: collectImages(repo.apiDocs), docs: repo.apiDocs }));
   for (const p of kustomizePaths(repo.skaffold)) problems.push(...resolveKustomization(join(REPO_ROOT, p), REPO_ROOT).problems);
   problems.push(...checkWorkloads(repo.apiDocs, APPS));
   problems.push(...checkKindCluster(repo.toolDocs.filter((d) => d.body.kind === 'Cluster'), repo.skaffold, KUBERNETES_VERSION));

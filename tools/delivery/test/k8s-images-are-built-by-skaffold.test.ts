@@ -16,7 +16,7 @@ const realImages = collectImages(repo.apiDocs);
 function expectProblem(problems: Problem[], pattern: RegExp): void {
   assert.ok(problems.some((p) => pattern.test(`${p.where}: ${p.message}`)), `expected a problem matching ${pattern}, got:\n${formatProblems(problems) || '(none)'}`);
 }
-const check = (config = repo.skaffold, images = realImages) => checkSkaffold({ config, repoRoot: REPO_ROOT, apps: APPS, images });
+const check = (config = repo.skaffold, images = realImages) => checkSkaffold({ config, repoRoot: REPO_ROOT, apps: APPS, images, docs: repo.apiDocs });
 
 describe('skaffold.yaml and k8s/ agree', () => {
   test('the delivery files load without errors', () => {
@@ -71,6 +71,18 @@ spec:
     const problems = check(config as unknown as Record<string, unknown>);
     expectProblem(problems, /apps\/nope\/Dockerfile does not exist/);
     expectProblem(problems, /deploy\.kubectl is missing/);
+  });
+});
+
+describe('port forwards', () => {
+  test('name Services and ports that exist', () => {
+    assert.ok(Array.isArray(repo.skaffold.portForward) && repo.skaffold.portForward.length > 0);
+    const config = structuredClone(repo.skaffold) as { portForward: { resourceName: string; port: number }[] };
+    config.portForward[0].resourceName = 'istio-pilott';
+    config.portForward[1].port = 15011;
+    const problems = check(config as unknown as Record<string, unknown>);
+    expectProblem(problems, /portForward\[0\]: no Service istio-system\/istio-pilott in k8s\//);
+    expectProblem(problems, /portForward\[1\]: Service istio-pilot has no port 15011/);
   });
 });
 
