@@ -25,6 +25,11 @@ const root = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
 const durationArg = args.indexOf('--duration');
 const DURATION = durationArg >= 0 ? Number(args[durationArg + 1]) : 10;
+const profileArg = args.indexOf('--cpu-prof-dir');
+/** --cpu-prof-dir <dir>: run the sidecar with V8's CPU profiler, profile written there on exit. */
+const PROFILE_DIR = profileArg >= 0 ? args[profileArg + 1] : undefined;
+/** --only-rate: skip the saturation runs. */
+const ONLY_RATE = args.includes('--only-rate');
 const SIDECAR_NODE = 'sidecar~127.0.0.1~bench-sidecar.default~default.svc.cluster.local';
 const ENVOY_NODE = 'sidecar~127.0.0.1~bench-envoy.default~default.svc.cluster.local';
 const CLUSTER = 'outbound|80||upstream.default.svc.cluster.local';
@@ -90,9 +95,11 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     cleanups.push(() => bound.close());
 
     const adminPort = await freePort();
-    const sidecar: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/apps/sidecar/main.js'), '--xds-address', `127.0.0.1:${bound.port}`, '--node-id', SIDECAR_NODE, '--namespace', 'default', '--labels', 'app=bench', '--admin-address', `127.0.0.1:${adminPort}`, '--concurrency', '1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    cleanups.push(() => {
+    const sidecar: ChildProcess = spawn(process.execPath, [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), path.join(root, 'dist/apps/sidecar/main.js'), '--xds-address', `127.0.0.1:${bound.port}`, '--node-id', SIDECAR_NODE, '--namespace', 'default', '--labels', 'app=bench', '--admin-address', `127.0.0.1:${adminPort}`, '--concurrency', '1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    cleanups.push(async () => {
+      const exited = new Promise((resolve) => sidecar.once('exit', resolve));
       sidecar.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
     });
     const envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
     cleanups.push(() => envoy.stop());
@@ -120,6 +127,10 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     const vcpu = cpuSec / wall;
     log(`sidecar CPU ${round(cpuSec)} s over ${round(wall)} s (${round(vcpu)} vCPU, ${round((cpuSec / reqs) * 1000, 4)} CPU s per 1000 req), RSS ${round(after.rssMb, 1)} MB`);
 
+    if (ONLY_RATE) {
+      process.stdout.write(`${JSON.stringify({ rate_1000: { sidecar: { p50_ms: round(viaSidecar.latencyMs.p50 - direct.latencyMs.p50), p90_ms: round(viaSidecar.latencyMs.p90 - direct.latencyMs.p90), p99_ms: round(viaSidecar.latencyMs.p99 - direct.latencyMs.p99), vcpu: round(vcpu), rss_mb: round(after.rssMb, 1) } } })}\n`);
+      return;
+    }
     const sat = async (name: string, port: number): Promise<number> => {
       const r = await runWrk({ url: `http://127.0.0.1:${port}/`, connections: 64, threads: 2, durationSec: DURATION });
       log(`wrk 64c ${name}: ${round(r.rps, 0)} req/s, p99 ${round(r.latencyMs.p99)} ms, errors ${r.errors}`);
