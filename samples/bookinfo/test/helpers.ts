@@ -71,12 +71,26 @@ export interface Recorded {
 }
 
 /** A real HTTP peer that records every request and answers with a fixed JSON body. */
-export async function startRecorder(body: unknown, status = 200): Promise<{ address: string; seen: Recorded[]; stop(): Promise<void> }> {
+export async function startRecorder(
+  body: unknown,
+  status = 200,
+  delayMs = 0,
+): Promise<{ address: string; seen: Recorded[]; stop(): Promise<void> }> {
   const seen: Recorded[] = [];
+  const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
+    const answer = () => {
+      if (res.destroyed) return;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (delayMs <= 0) return answer();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      answer();
+    }, delayMs);
+    timers.add(timer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -85,6 +99,7 @@ export async function startRecorder(body: unknown, status = 200): Promise<{ addr
     seen,
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
         server.close(() => resolve());
         server.closeAllConnections();
       }),
