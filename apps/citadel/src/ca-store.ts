@@ -91,11 +91,20 @@ export async function readPreviousRoots(dir: string): Promise<PreviousRoot[]> {
   }
 }
 
-/** Generates a self-signed root: RSA 2048 key (node:crypto), O=<trust domain>, CA:TRUE. */
-export async function generateSelfSignedRoot(trustDomain: string, ttlMs: number, now = Date.now()): Promise<{ certPem: string; keyPem: string }> {
-  const key = await new Promise<KeyObject>((resolve, reject) =>
-    generateKeyPair('rsa', { modulusLength: 2048 }, (err, _pub, priv) => (err ? reject(err) : resolve(priv))),
-  );
+export const CA_KEY_TYPES = ['rsa-2048', 'rsa-3072', 'ec-p256', 'ec-p384'] as const;
+export type CaKeyType = (typeof CA_KEY_TYPES)[number];
+
+function generateCaKey(type: CaKeyType): Promise<KeyObject> {
+  return new Promise<KeyObject>((resolve, reject) => {
+    const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
+    if (type === 'rsa-2048' || type === 'rsa-3072') generateKeyPair('rsa', { modulusLength: type === 'rsa-2048' ? 2048 : 3072 }, done);
+    else generateKeyPair('ec', { namedCurve: type === 'ec-p256' ? 'prime256v1' : 'secp384r1' }, done);
+  });
+}
+
+/** Generates a self-signed root (key by node:crypto, RSA 2048 unless asked otherwise), O=<trust domain>, CA:TRUE. */
+export async function generateSelfSignedRoot(trustDomain: string, ttlMs: number, now = Date.now(), keyType: CaKeyType = 'rsa-2048'): Promise<{ certPem: string; keyPem: string }> {
+  const key = await generateCaKey(keyType);
   const keyPem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
   const signer = fileSignerFromPem(keyPem, 'generated key');
   const spki = signer.publicKey.export({ type: 'spki', format: 'der' });
@@ -193,10 +202,10 @@ export async function caFingerprint(dir: string): Promise<string> {
 }
 
 /** Loads the CA, generating a self-signed root on first start. */
-export async function loadOrCreateCa(dir: string, opts: { trustDomain: string; rootTtlMs: number }): Promise<{ material: CaMaterial; created: boolean }> {
+export async function loadOrCreateCa(dir: string, opts: { trustDomain: string; rootTtlMs: number; keyType?: CaKeyType }): Promise<{ material: CaMaterial; created: boolean }> {
   const existing = await loadCa(dir);
   if (existing) return { material: existing, created: false };
-  const { certPem, keyPem } = await generateSelfSignedRoot(opts.trustDomain, opts.rootTtlMs);
+  const { certPem, keyPem } = await generateSelfSignedRoot(opts.trustDomain, opts.rootTtlMs, Date.now(), opts.keyType);
   // Key first, exclusively: if another process created a CA meanwhile, keep theirs.
   try {
     await writeFile(path.join(dir, CA_FILES.caKey), keyPem, { flag: 'wx', mode: 0o600 });

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Flags, Logger, Running } from '@mesh/runtime';
 import { CertificateAuthority } from './ca-authority';
-import { caFingerprint, loadCa, loadOrCreateCa, writeRootBundle, type CaMaterial } from './ca-store';
+import { caFingerprint, loadCa, loadOrCreateCa, writeRootBundle, type CaKeyType, type CaMaterial } from './ca-store';
 import { errors } from './errors';
 import type { flags } from './flags';
 import { CitadelMetrics } from './metrics';
@@ -35,7 +35,7 @@ export interface Serving extends Running {
 export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Serving> {
   const dir = f.caDir;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { material, created } = await loadOrCreateCa(dir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl });
+  const { material, created } = await loadOrCreateCa(dir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl, keyType: f.caKeyType as CaKeyType });
   log.info(created ? 'generated self-signed root CA' : 'loaded CA', { caDir: dir, ...describe(material) });
   await writeRootBundle(dir, material);
   const tokenKey = await loadOrCreateTokenKey(dir);

@@ -1,6 +1,7 @@
 /** `issue-token` and `rotate-root`: one-shot commands on --ca-dir that print their result on stdout. */
 import { mkdir } from 'node:fs/promises';
 import type { Flags, Logger } from '@mesh/runtime';
+import type { CaKeyType } from './ca-store';
 import { errors } from './errors';
 import type { flags } from './flags';
 import { rotateRoot } from './root-rotation';
@@ -19,7 +20,7 @@ export async function issueTokenCommand(f: Flags<typeof flags>, log: Logger, out
 }
 
 export async function rotateRootCommand(f: Flags<typeof flags>, log: Logger, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const result = await rotateRoot(f.caDir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl, overlapMs: f.overlap });
+  const result = await rotateRoot(f.caDir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl, overlapMs: f.overlap, keyType: f.caKeyType as CaKeyType });
   log.info('root rotated; serving processes pick it up on their next CA reload check', { caDir: f.caDir, ...result });
   out.write(JSON.stringify(result) + '\n');
 }

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { CA_FILES, generateSelfSignedRoot, loadCa, readPreviousRoots, writeFileAtomic, type PreviousRoot } from './ca-store';
+import { CA_FILES, generateSelfSignedRoot, loadCa, readPreviousRoots, writeFileAtomic, type CaKeyType, type PreviousRoot } from './ca-store';
 import { derToPem } from './der';
 import { errors } from './errors';
 
@@ -19,7 +19,7 @@ export interface RotationResult {
   bundleSize: number;
 }
 
-export async function rotateRoot(dir: string, opts: { trustDomain: string; rootTtlMs: number; overlapMs: number; now?: number }): Promise<RotationResult> {
+export async function rotateRoot(dir: string, opts: { trustDomain: string; rootTtlMs: number; overlapMs: number; keyType?: CaKeyType; now?: number }): Promise<RotationResult> {
   const now = opts.now ?? Date.now();
   const current = await loadCa(dir, now);
   if (!current) throw errors.create('CA_DIR_INVALID', { file: path.join(dir, CA_FILES.caCert), reason: 'no CA to rotate yet; start citadel once to create the root' });
@@ -28,7 +28,7 @@ export async function rotateRoot(dir: string, opts: { trustDomain: string; rootT
   const trustedUntil = new Date(Math.min(now + opts.overlapMs, Date.parse(current.signingCert.validTo))).toISOString();
   const previous: PreviousRoot[] = (await readPreviousRoots(dir)).filter((r) => Date.parse(r.trustedUntil) > now);
   previous.unshift({ certPem: oldPem, trustedUntil });
-  const fresh = await generateSelfSignedRoot(opts.trustDomain, opts.rootTtlMs, now);
+  const fresh = await generateSelfSignedRoot(opts.trustDomain, opts.rootTtlMs, now, opts.keyType);
   const bundle = [fresh.certPem, ...previous.map((r) => r.certPem)];
   await writeFileAtomic(path.join(dir, CA_FILES.previousRoots), JSON.stringify(previous, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, CA_FILES.rootCert), bundle.join(''));

@@ -93,4 +93,24 @@ describe('issued workload certificates verify with openssl and carry the SPIFFE 
     const chain = await citadel.request(await citadel.token('ns1', 'sa1'), createCsr({ privateKey }));
     assert.equal(new X509Certificate(chain[0]).subjectAltName, `URI:${spiffe('ns1', 'sa1')}`);
   });
+
+  it('a self-signed root with an EC P-256 key (--ca-key-type ec-p256) signs chains openssl accepts', async (t) => {
+    const openssl = requireDep(t, 'openssl');
+    if (!openssl) return;
+    const ecDir = await tempDir();
+    const ec = await startCitadel(ecDir, ['--ca-key-type', 'ec-p256']);
+    try {
+      const root = new X509Certificate(await ec.rootPem());
+      assert.equal(root.publicKey.asymmetricKeyType, 'ec');
+      const { privateKey } = await generateWorkloadKey('rsa-2048');
+      const chain = await ec.request(await ec.token('default', 'web'), createCsr({ privateKey, uris: [spiffe('default', 'web')] }));
+      const verified = await opensslVerify(openssl, work, 'ec-ca', chain, await ec.rootPem());
+      assert.equal(verified.code, 0, verified.stderr + verified.stdout);
+      const text = await run(openssl, ['x509', '-in', path.join(work, 'ec-ca-leaf.pem'), '-noout', '-text']);
+      assert.match(text.stdout, /Signature Algorithm: ecdsa-with-SHA256/);
+    } finally {
+      await ec.stop();
+      await removeDir(ecDir);
+    }
+  });
 });

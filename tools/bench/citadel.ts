@@ -1,0 +1,203 @@
+/**
+ * npm run bench -- citadel [--seconds 6] [--concurrency 16] [--latency-concurrency 4]
+ *
+ * Certificates per second over gRPC (TLS, one HTTP/2 channel) from the built citadel binary
+ * (dist/apps/citadel/main.js, its own process) for ECDSA P-256 and RSA 2048 CSRs, and issue latency.
+ * CSRs and keys are generated before the timed part. Phases: a closed loop with `concurrency` requests
+ * in flight per key type (throughput), then `latency-concurrency` in flight for ECDSA (latency under a
+ * moderate load). Also times the CA's stages in-process (CSR parse+verify, forge encoding, signature)
+ * and, for comparison, node-forge's own pure-JS RSA signature. Bounded: each phase stops after
+ * `seconds` or 200,000 requests. Last line: {"ecdsa_per_s","rsa_per_s","p99_ms",...}.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import forge from 'node-forge';
+import { createCaClient, createCsr, generateWorkloadKey, type CaClient, type WorkloadKeyKind } from '@mesh/xds';
+
+const ROOT = path.resolve(__dirname, '../..');
+const args = process.argv.slice(2);
+function arg(name: string, def: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+}
+const SECONDS = arg('seconds', 6);
+const CONCURRENCY = arg('concurrency', 16);
+const LATENCY_CONCURRENCY = arg('latency-concurrency', 4);
+const MAX_REQUESTS = 200_000;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function startCitadel(dir: string, caKeyType: string): Promise<{ child: ChildProcess; grpcPort: number }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--ca-key-type', caKeyType], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`citadel did not start: ${stderr}`)), 30_000);
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      const line = stderr.split('\n').find((l) => l.includes('"citadel serving"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { grpcPort: number }).grpcPort);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`citadel exited ${code}: ${stderr}`)));
+  });
+  return { child, grpcPort };
+}
+
+interface PhaseResult {
+  count: number;
+  errors: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function phase(client: CaClient, token: string, csrs: string[], concurrency: number, seconds: number): Promise<PhaseResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline && latencies.length + errors < MAX_REQUESTS) {
+      const csrPem = csrs[next++ % csrs.length];
+      const t0 = performance.now();
+      try {
+        await client.requestCertificate({ token, csrPem });
+        latencies.push(performance.now() - t0);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { count: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function csrsFor(kind: WorkloadKeyKind, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { privateKey } = await generateWorkloadKey(kind);
+    out.push(createCsr({ privateKey, uris: ['spiffe://cluster.local/ns/bench/sa/load'] }));
+  }
+  return out;
+}
+
+/** Microseconds per operation of the CA's stages, in this process, for the profile. */
+async function stages(ecdsaCsr: string, rsaCsr: string): Promise<Record<string, number>> {
+  const { parseCsr } = await import('../../apps/citadel/src/csr-validate');
+  const { buildCertificate, EMPTY_NAME, leafExtensions, organizationName } = await import('../../apps/citadel/src/cert-build');
+  const { FileSigner } = await import('../../apps/citadel/src/signer-file');
+  const { privateKey } = await generateWorkloadKey('rsa-2048');
+  const signer = new FileSigner(privateKey);
+  const time = async (n: number, fn: () => unknown): Promise<number> => {
+    for (let i = 0; i < Math.min(20, n); i++) await fn();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    return Math.round(((performance.now() - t0) / n) * 1000);
+  };
+  const parsed = parseCsr(ecdsaCsr);
+  const tbsOnly = { algorithmIdentifier: signer.algorithmIdentifier, publicKey: signer.publicKey, description: 'noop', sign: async () => Buffer.alloc(256) };
+  const spec = {
+    notBefore: new Date(),
+    notAfter: new Date(Date.now() + 86_400_000),
+    issuerName: organizationName('cluster.local'),
+    subjectName: EMPTY_NAME,
+    spki: parsed.spki,
+    extensions: leafExtensions({ uris: ['spiffe://cluster.local/ns/bench/sa/load'], authorityKeyId: Buffer.alloc(20, 1) }),
+  };
+  const forgeKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+  return {
+    parse_verify_ecdsa_csr_us: await time(2000, () => parseCsr(ecdsaCsr)),
+    parse_verify_rsa_csr_us: await time(2000, () => parseCsr(rsaCsr)),
+    forge_encode_certificate_us: await time(2000, () => buildCertificate(spec, tbsOnly)),
+    node_crypto_rsa2048_sign_us: await time(500, () => signer.sign(Buffer.alloc(600, 7))),
+    forge_pure_js_rsa2048_sign_us: await time(20, () => {
+      const md = forge.md.sha256.create();
+      md.update('x'.repeat(600));
+      return forgeKey.sign(md);
+    }),
+  };
+}
+
+interface CaRun {
+  ecdsa: PhaseResult;
+  rsa: PhaseResult;
+  latency: PhaseResult;
+}
+
+/** One citadel process with a fresh CA of the given key type; throughput and latency phases. */
+async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Promise<CaRun> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'citadel-bench-'));
+  const { child, grpcPort } = await startCitadel(dir, caKeyType);
+  try {
+    const tokenRun = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), 'issue-token', '--ca-dir', dir, '--namespace', 'bench', '--service-account', 'load', '--log-level', 'warn'], { encoding: 'utf8' });
+    const token = tokenRun.stdout.trim().split('\n').pop() ?? '';
+    const client = createCaClient({ address: `127.0.0.1:${grpcPort}`, rootCertPem: readFileSync(path.join(dir, 'root-cert.pem'), 'utf8') });
+    try {
+      await phase(client, token, ecdsa, CONCURRENCY, 1); // warm-up: JIT, TLS, HTTP/2 channel
+      const e = await phase(client, token, ecdsa, CONCURRENCY, SECONDS);
+      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${CONCURRENCY} in flight: ${e.perSecond.toFixed(0)} certs/s, p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms, ${e.count} ok, ${e.errors} errors`);
+      const r = await phase(client, token, rsa, CONCURRENCY, SECONDS);
+      console.log(`CA ${caKeyType}: RSA 2048 CSRs,    ${CONCURRENCY} in flight: ${r.perSecond.toFixed(0)} certs/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.count} ok, ${r.errors} errors`);
+      const l = await phase(client, token, ecdsa, LATENCY_CONCURRENCY, SECONDS);
+      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${LATENCY_CONCURRENCY} in flight: ${l.perSecond.toFixed(0)} certs/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
+      return { ecdsa: e, rsa: r, latency: l };
+    } finally {
+      client.close();
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'tools/build-app.mjs'), 'apps/citadel'], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('build failed');
+  console.log(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cpus`);
+  console.log('generating CSRs (outside the timed part)...');
+  const ecdsa = await csrsFor('ec-p256', 200);
+  const rsa = await csrsFor('rsa-2048', 20);
+  const rsaCa = await runWithCa('rsa-2048', ecdsa, rsa);
+  const ecCa = await runWithCa('ec-p256', ecdsa, rsa);
+  const profile = await stages(ecdsa[0], rsa[0]);
+  console.log(`stages (us/op, in-process): ${JSON.stringify(profile)}`);
+  const round = (x: number): number => Number(x.toFixed(2));
+  console.log(
+    JSON.stringify({
+      ecdsa_per_s: Math.round(rsaCa.ecdsa.perSecond),
+      rsa_per_s: Math.round(rsaCa.rsa.perSecond),
+      p99_ms: round(rsaCa.latency.p99),
+      ca_key: 'rsa-2048 (default)',
+      p99_ms_at_concurrency: LATENCY_CONCURRENCY,
+      throughput_concurrency: CONCURRENCY,
+      ecdsa_p99_ms_saturated: round(rsaCa.ecdsa.p99),
+      rsa_p99_ms_saturated: round(rsaCa.rsa.p99),
+      ec_ca_ecdsa_per_s: Math.round(ecCa.ecdsa.perSecond),
+      ec_ca_rsa_per_s: Math.round(ecCa.rsa.perSecond),
+      ec_ca_p99_ms: round(ecCa.latency.p99),
+      errors: [rsaCa, ecCa].reduce((n, c) => n + c.ecdsa.errors + c.rsa.errors + c.latency.errors, 0),
+      load_average_1m_after: round(loadavg()[0]),
+      ...profile,
+    }),
+  );
+}
+
+main().catch((err: Error) => {
+  console.error(`citadel bench failed: ${err.message}`);
+  process.exit(1);
+});
