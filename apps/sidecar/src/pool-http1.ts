@@ -20,7 +20,7 @@ export class Http1Pool {
     // The connect timeout covers only the TCP handshake; it is cleared once connected.
     const create = agent.createConnection.bind(agent);
     agent.createConnection = ((options: net.NetConnectOpts, cb?: (err: Error | null, s: import('node:stream').Duplex) => void) => {
-      const socket = create({ ...options, noDelay: true }, cb) as net.Socket;
+      const socket = create({ ...(options as http.ClientRequestArgs), noDelay: true } as http.ClientRequestArgs, cb) as net.Socket;
       if (socket && socket.connecting) {
         socket.setTimeout(connectTimeoutMs, onConnectTimeout);
         socket.once('connect', clearConnectTimeout);
