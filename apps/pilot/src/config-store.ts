@@ -17,6 +17,8 @@ export type ChangeListener = (changes: ConfigChange[]) => void;
 
 export class ConfigStore {
   private readonly files = new Map<string, Map<number, ConfigObject>>();
+  /** Effective config by key: when a key is declared in several files, the file that sorts first wins. */
+  private readonly effective = new Map<string, ConfigObject>();
   private readonly listeners: ChangeListener[] = [];
   private generation = 0;
 
@@ -33,7 +35,6 @@ export class ConfigStore {
    * Replaces a file's documents. Returns the keys of invalid documents that kept their last good version.
    */
   setFile(file: string, results: readonly DocumentResult[]): string[] {
-    const before = this.snapshotKeys();
     const previous = this.files.get(file) ?? new Map<number, ConfigObject>();
     const next = new Map<number, ConfigObject>();
     const kept: string[] = [];
@@ -48,48 +49,50 @@ export class ConfigStore {
       }
     }
     this.files.set(file, next);
-    this.emitDiff(before);
+    this.update([...previous.values(), ...next.values()].map(configKey));
     return kept;
   }
 
   removeFile(file: string): void {
-    if (!this.files.has(file)) return;
-    const before = this.snapshotKeys();
+    const previous = this.files.get(file);
+    if (!previous) return;
     this.files.delete(file);
-    this.emitDiff(before);
+    this.update([...previous.values()].map(configKey));
   }
 
-  /** Every accepted config of a kind; a key declared twice: the file that sorts first wins. */
+  /** Every accepted config of a kind. */
   list(kind?: string): ConfigObject[] {
-    return [...this.snapshotKeys().values()].filter((c) => kind === undefined || c.kind === kind);
-  }
-
-  files_(): string[] {
-    return [...this.files.keys()];
-  }
-
-  private snapshotKeys(): Map<string, ConfigObject> {
-    const out = new Map<string, ConfigObject>();
-    for (const file of [...this.files.keys()].sort()) {
-      for (const c of this.files.get(file)?.values() ?? []) {
-        const key = configKey(c);
-        if (!out.has(key)) out.set(key, c);
-      }
-    }
+    const out: ConfigObject[] = [];
+    for (const c of this.effective.values()) if (kind === undefined || c.kind === kind) out.push(c);
     return out;
   }
 
-  private emitDiff(before: Map<string, ConfigObject>): void {
-    const after = this.snapshotKeys();
-    const changes: ConfigChange[] = [];
-    for (const [key, b] of before) {
-      const a = after.get(key);
-      if (!a) changes.push({ key, kind: b.kind, before: b });
-      else if (JSON.stringify(a.spec) !== JSON.stringify(b.spec) || JSON.stringify(a.meta) !== JSON.stringify(b.meta)) {
-        changes.push({ key, kind: a.kind, before: b, after: a });
+  private winner(key: string): ConfigObject | undefined {
+    let best: { file: string; config: ConfigObject } | undefined;
+    for (const [file, docs] of this.files) {
+      if (best && file >= best.file) continue;
+      for (const c of docs.values()) {
+        if (configKey(c) === key) {
+          best = { file, config: c };
+          break;
+        }
       }
     }
-    for (const [key, a] of after) if (!before.has(key)) changes.push({ key, kind: a.kind, after: a });
+    return best?.config;
+  }
+
+  /** Recomputes the effective config of the affected keys and tells listeners what changed. */
+  private update(keys: string[]): void {
+    const changes: ConfigChange[] = [];
+    for (const key of new Set(keys)) {
+      const before = this.effective.get(key);
+      const after = this.winner(key);
+      if (after) this.effective.set(key, after);
+      else this.effective.delete(key);
+      if (before === after) continue;
+      if (before && after && JSON.stringify(before.spec) === JSON.stringify(after.spec) && JSON.stringify(before.meta) === JSON.stringify(after.meta)) continue;
+      changes.push({ key, kind: (after ?? before)?.kind ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
+    }
     if (changes.length === 0) return;
     this.generation++;
     for (const l of this.listeners) l(changes);

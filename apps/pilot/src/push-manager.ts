@@ -13,7 +13,7 @@ import { computeScope, scopeKey, type ProxyScope } from './proxy-scope';
 import { PushContext, type MeshOptions } from './push-context';
 import { Debouncer } from './push-debounce';
 import { ConfigServiceRegistry } from './registry-config';
-import { typeVersion } from './snapshot-version';
+import { ResourceInterner, typeVersion } from './snapshot-version';
 
 interface ProxyClass {
   key: string;
@@ -40,6 +40,10 @@ export class PushManager {
   private readonly proxies = new Map<string, { proxy: Proxy; key: string }>();
   private readonly classes = new Map<string, ProxyClass>();
   private readonly debouncer: Debouncer<ConfigChange>;
+  private readonly interner = new ResourceInterner();
+  /** The last debounced push: what it cost (benchmarks and logs read it). */
+  lastPush: { version: string; types: string[]; proxies: number; classes: number; generateMs: number; distributeMs: number } | undefined;
+  private generateMsAcc = 0;
   /** type -> version -> when the change behind it was first seen (for convergence time). */
   private readonly pushStarted = new Map<string, number>();
 
@@ -106,6 +110,7 @@ export class PushManager {
     this.push = this.newPushContext();
     if (types.size === 0) return;
     const started = Date.now();
+    this.generateMsAcc = 0;
     const previous = new Map(this.classes);
     this.classes.clear();
     let pushed = 0;
@@ -125,7 +130,17 @@ export class PushManager {
       }
     }
     for (const t of types) this.opts.metrics.pushes.inc({ type: shortType(t) }, pushed);
+    this.interner.sweep();
     this.trimPushStarted();
+    const totalMs = Date.now() - started;
+    this.lastPush = {
+      version: this.push.version,
+      types: [...types].map(shortType),
+      proxies: pushed,
+      classes: this.classes.size,
+      generateMs: Math.round(this.generateMsAcc),
+      distributeMs: Math.round(totalMs - this.generateMsAcc),
+    };
     this.opts.log.info('push', {
       version: this.push.version,
       kinds: [...new Set(changes.map((c) => c.kind))],
@@ -133,13 +148,15 @@ export class PushManager {
       types: [...types].map(shortType),
       proxies: pushed,
       classes: this.classes.size,
-      generateMs: Date.now() - started,
+      generateMs: this.lastPush.generateMs,
+      distributeMs: this.lastPush.distributeMs,
     });
   }
 
   private classFor(key: string, proxy: Proxy, push: PushContext, types: Set<XdsTypeUrl>, reuse?: ProxyClass): ProxyClass {
     const existing = this.classes.get(key);
     if (existing && existing.push === push) return existing;
+    const t0 = performance.now();
     const scope = computeScope(push, proxy);
     const resources = new Map<XdsTypeUrl, object[]>();
     const versions = new Map<XdsTypeUrl, string>();
@@ -148,7 +165,8 @@ export class PushManager {
       let list = reuse?.resources.get(t);
       if (!list || types.has(t)) {
         try {
-          list = (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
+          const generated = (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
+          list = generated.map((r) => this.interner.intern(`${t}|${key}|${resourceKey(r)}`, r));
         } catch (err) {
           this.opts.metrics.internalErrors.inc();
           this.opts.log.error('generation failed; keeping the previous resources', { type: shortType(t), proxy: proxy.id, error: err as Error });
@@ -162,6 +180,7 @@ export class PushManager {
     }
     const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: new Snapshot(input) };
     this.classes.set(key, cls);
+    this.generateMsAcc += performance.now() - t0;
     return cls;
   }
 
@@ -175,4 +194,9 @@ export class PushManager {
 export function shortType(typeUrl: string): string {
   const map: Record<string, string> = { Listener: 'lds', RouteConfiguration: 'rds', Cluster: 'cds', ClusterLoadAssignment: 'eds' };
   return map[typeUrl.split('.').pop() ?? ''] ?? typeUrl;
+}
+
+function resourceKey(r: object): string {
+  const o = r as { name?: unknown; cluster_name?: unknown };
+  return String(o.name ?? o.cluster_name ?? '');
 }

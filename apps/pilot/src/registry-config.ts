@@ -32,6 +32,7 @@ interface Entry {
 export class ConfigServiceRegistry implements ServiceRegistry {
   private readonly byHost = new Map<string, Entry>();
   private readonly workloads: WorkloadInstance[];
+  private readonly workloadsByNamespace = new Map<string, WorkloadInstance[]>();
   private readonly list: Service[];
   private readonly cache = new Map<string, ServiceEndpoint[]>();
 
@@ -39,6 +40,11 @@ export class ConfigServiceRegistry implements ServiceRegistry {
     this.workloads = workloadEntries.map((c) =>
       toInstance(configKey(c), c.meta.namespace, c.spec as WorkloadEntrySpec, c.meta.labels),
     );
+    for (const w of this.workloads) {
+      const list = this.workloadsByNamespace.get(w.namespace) ?? [];
+      list.push(w);
+      this.workloadsByNamespace.set(w.namespace, list);
+    }
     // Oldest declaration wins for a host declared twice (sorted by key for determinism).
     const sorted = [...serviceEntries].sort((a, b) => configKey(a).localeCompare(configKey(b)));
     for (const c of sorted) {
@@ -85,7 +91,7 @@ export class ConfigServiceRegistry implements ServiceRegistry {
     if (entry) {
       const selector = entry.spec.workloadSelector?.labels;
       const members = entry.spec.workloadSelector
-        ? this.workloads.filter((w) => w.namespace === service.namespace && labelsMatch(selector, w.labels))
+        ? (this.workloadsByNamespace.get(service.namespace) ?? []).filter((w) => labelsMatch(selector, w.labels))
         : entry.inline;
       out = members.map((w) => ({
         address: w.address,

@@ -1,7 +1,11 @@
 /**
- * Content versions per xDS type: a hash over the resources' JSON, each resource hashed once (cached by
- * object, and resources are shared between proxy classes). Same content => same version => the server
- * sends nothing.
+ * Content versions per xDS type, and interning of generated resources.
+ *
+ * Every push regenerates resources as new objects; encoding them to protobuf is the expensive part of a
+ * push. The interner hands back the previous object when a regenerated resource (same type and name)
+ * has the same JSON, so the snapshot's per-object encoding cache hits and only what really changed is
+ * encoded again. The JSON hash computed on the way is the resource's content version; a type's version
+ * is a hash over its resources' hashes (same content => same version => nothing is sent).
  */
 import { createHash } from 'node:crypto';
 
@@ -20,4 +24,44 @@ export function typeVersion(resources: readonly object[]): string {
   const hash = createHash('sha1');
   for (const r of resources) hash.update(resourceHash(r));
   return hash.digest('base64url').slice(0, 12);
+}
+
+interface Interned {
+  hash: string;
+  value: object;
+  touched: number;
+}
+
+export class ResourceInterner {
+  private readonly entries = new Map<string, Interned>();
+  /** A regenerated object already resolved in this push (it is shared between proxy classes). */
+  private readonly aliases = new WeakMap<object, object>();
+  private generation = 0;
+
+  /** The previous object with the same key and content, else `value` (remembered for next time). */
+  intern<T extends object>(key: string, value: T): T {
+    const alias = this.aliases.get(value);
+    if (alias) return alias as T;
+    if (hashes.has(value)) return value; // already interned (shared within a push)
+    const hash = createHash('sha1').update(JSON.stringify(value)).digest('base64url');
+    const prev = this.entries.get(key);
+    if (prev && prev.hash === hash) {
+      prev.touched = this.generation;
+      this.aliases.set(value, prev.value);
+      return prev.value as T;
+    }
+    hashes.set(value, hash);
+    this.entries.set(key, { hash, value, touched: this.generation });
+    return value;
+  }
+
+  /** Forgets entries not used since the previous sweep (call once per push). */
+  sweep(): void {
+    for (const [key, e] of this.entries) if (e.touched < this.generation) this.entries.delete(key);
+    this.generation++;
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
 }

@@ -57,7 +57,13 @@ export function inboundCluster(ingress: IngressListener): Cluster {
 
 export function buildClusters(push: PushContext, scope: ProxyScope): Cluster[] {
   const out: Cluster[] = [];
-  for (const service of scope.services) for (const port of service.ports) out.push(...serviceClusters(push, scope, service, port));
+  // A service's clusters depend only on the push and the client kind: shared by every proxy class, so
+  // the snapshot encodes them once per push.
+  for (const service of scope.services) {
+    for (const port of service.ports) {
+      out.push(...push.memo(`cds:${scope.generator}:${port.number}:${service.hostname}`, () => serviceClusters(push, scope, service, port)));
+    }
+  }
   if (scope.generator === 'envoy') for (const ingress of scope.ingress) out.push(inboundCluster(ingress));
   return out;
 }
