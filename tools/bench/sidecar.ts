@@ -9,9 +9,9 @@
  *    Envoy; sidecar CPU (vCPU = CPU seconds / wall seconds, and CPU seconds per 1000 requests) and RSS;
  *  - saturation with 64 connections: wrk (HTTP/1.1) for sidecar, Envoy and nginx; h2load (h2c, 64
  *    clients) for sidecar and Envoy.
- * Last line: one JSON object (see issue 4).
+ * Last line: one JSON object (see issue 4). `--micro` runs the hot-function microbenchmarks instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { freePort, runFortioLoad, runH2load, runWrk, startEnvoy, startNginx, waitUntil, type LoadResult } from '@mesh/deps';
@@ -72,7 +72,14 @@ async function waitHttp(port: number, what: string): Promise<void> {
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
 
+/** --micro: the hot-function microbenchmarks (apps/sidecar/src/bench-hot.ts, mitata) in their own process. */
+function micro(): void {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'apps/sidecar/src/bench-hot.ts')], { cwd: root, stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 async function main(): Promise<void> {
+  if (args.includes('--micro')) micro();
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     log(`building the sidecar`);
