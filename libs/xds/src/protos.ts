@@ -180,6 +180,8 @@ function buildServiceDefinition(service: protobuf.Service): grpc.ServiceDefiniti
 
 function serializer(type: protobuf.Type): (value: object) => Buffer {
   return (value) => {
+    // Responses pre-encoded by the server (wire.ts) pass through untouched.
+    if (Buffer.isBuffer(value)) return value;
     const bytes = type.encode(type.fromObject(value)).finish();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };

@@ -7,9 +7,10 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL } from './protos';
-import type { Snapshot } from './snapshot';
+import { edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
 import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
 import { Subscription } from './subscription';
+import { encodeDeltaDiscoveryResponse } from './wire';
 import type { TypeStatus } from './server-types';
 
 interface DeltaDiscoveryRequest {
@@ -94,24 +95,35 @@ export class DeltaStream extends AdsStreamBase {
 
   onSnapshot(snapshot: Snapshot): void {
     if (!this.ready || this.closed) return;
+    // A changed EDS cluster is rebuilt by the client and warms until it gets its endpoints again, even if
+    // they did not change: forget that the client holds them, so they are resent after CDS.
+    const cds = this.types.get(TYPE_URL.CLUSTER);
+    const eds = this.types.get(TYPE_URL.ENDPOINT);
+    if (cds && eds && snapshot.has(TYPE_URL.CLUSTER)) {
+      for (const [name, r] of snapshot.resources(TYPE_URL.CLUSTER)) {
+        const held = cds.held.get(name);
+        if (held === undefined || held === r.version) continue;
+        const service = edsServiceName(r.resource);
+        if (service !== undefined) eds.held.delete(service);
+      }
+    }
     for (const typeUrl of PUSH_ORDER) {
       const state = this.types.get(typeUrl);
       if (state) this.sendType(typeUrl, state, snapshot, typeUrl === TYPE_URL.CLUSTER ? 'none' : 'all', false);
     }
-    const cds = this.types.get(TYPE_URL.CLUSTER);
     if (cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'only', false);
   }
 
   private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): void {
     if (!snapshot.has(typeUrl)) return;
     const available = snapshot.resources(typeUrl);
-    const resources: { name: string; version: string; resource: unknown }[] = [];
+    const resources: SnapshotResource[] = [];
     const removed: string[] = [];
     if (removals !== 'only') {
       const consider = state.subscription.wildcard ? available.keys() : state.subscription.names.values();
       for (const name of consider) {
         const r = available.get(name);
-        if (r && state.held.get(name) !== r.version) resources.push({ name, version: r.version, resource: r.any });
+        if (r && state.held.get(name) !== r.version) resources.push(r);
       }
     }
     if (removals !== 'none') {
@@ -122,7 +134,7 @@ export class DeltaStream extends AdsStreamBase {
     if (resources.length === 0 && removed.length === 0 && !mustAnswer) return;
     const version = snapshot.version(typeUrl);
     const nonce = this.host.nextNonce();
-    this.write({ system_version_info: version, resources, type_url: typeUrl, removed_resources: removed, nonce });
+    this.write(encodeDeltaDiscoveryResponse(version, resources.map((r) => r.deltaEntry()), typeUrl, removed, nonce));
     for (const r of resources) state.held.set(r.name, r.version);
     for (const name of removed) state.held.delete(name);
     const now = new Date();

@@ -2,15 +2,16 @@
  * State-of-the-World ADS (and SDS) for one stream. Per type: the subscription, what was sent (version,
  * nonce, names) and what the client acknowledged. Rules (envoy xds_protocol): stale nonces are ignored; a
  * NACK is recorded and nothing is resent until the snapshot or the subscription changes; LDS/CDS carry every
- * subscribed resource; RDS/EDS carry the subscribed ones that exist; nothing is sent when nothing changed;
+ * subscribed resource; RDS/EDS carry the subscribed ones that exist and are new or changed for this client;
+ * nothing is sent when nothing changed;
  * pushes go CDS, EDS, LDS, RDS, and clusters that disappear are removed by a last CDS response.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { isXdsTypeUrl, TYPE_URL, WILDCARD_TYPES, type WireAny } from './protos';
-import { PUSH_ORDER } from './protos';
-import type { Snapshot, SnapshotResource } from './snapshot';
+import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL, WILDCARD_TYPES } from './protos';
+import { edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
 import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
 import { Subscription } from './subscription';
+import { encodeDiscoveryResponse } from './wire';
 import type { TypeStatus } from './server-types';
 
 interface DiscoveryRequest {
@@ -102,6 +103,9 @@ export class SotwStream extends AdsStreamBase {
   onSnapshot(snapshot: Snapshot): void {
     if (!this.ready || this.closed) return;
     const cds = this.types.get(TYPE_URL.CLUSTER);
+    // A changed EDS cluster is rebuilt by the client and warms until it gets its endpoints again, even if
+    // they did not change: resend those (Envoy does not re-request them).
+    const edsAgain = cds ? changedEdsNames(cds, snapshot) : undefined;
     // Make before break: if clusters disappear, first send CDS with the old ones still in, and remove them
     // last, once listeners and routes no longer point at them.
     let removeStaleClusters = false;
@@ -117,7 +121,7 @@ export class SotwStream extends AdsStreamBase {
     for (const typeUrl of PUSH_ORDER) {
       if (removeStaleClusters && typeUrl === TYPE_URL.CLUSTER) continue;
       const state = this.types.get(typeUrl);
-      if (state) this.sendType(typeUrl, state, snapshot, false);
+      if (state) this.sendType(typeUrl, state, snapshot, false, undefined, typeUrl === TYPE_URL.ENDPOINT ? edsAgain : undefined);
     }
     if (removeStaleClusters && cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, true);
   }
@@ -132,6 +136,7 @@ export class SotwStream extends AdsStreamBase {
     snapshot: Snapshot,
     force: boolean,
     extra?: Map<string, SnapshotResource>,
+    resend?: ReadonlySet<string>,
   ): void {
     if (!snapshot.has(typeUrl)) return;
     const available = snapshot.resources(typeUrl);
@@ -157,23 +162,35 @@ export class SotwStream extends AdsStreamBase {
       version = `${version}+make-before-break`;
     }
     const fullState = WILDCARD_TYPES.has(typeUrl);
-    if (!fullState && selected.size === 0) return; // RDS/EDS: absent resources get nothing (remembered)
-    if (state.sentOnce && !force && version === state.progress.sentVersion && sameNames(selected, state.sentResources)) return;
-    if (state.sentOnce && !force && version === state.progress.sentVersion && isSubset(selected, state.sentResources)) {
-      state.sentResources = selected;
-      return;
+    let toSend = selected;
+    if (fullState) {
+      if (state.sentOnce && !force && version === state.progress.sentVersion && sameNames(selected, state.sentResources)) return;
+    } else {
+      // RDS/EDS: absent resources get nothing (the subscription is remembered), and after the first
+      // response only resources that are new or changed for this client travel (omitting one keeps it).
+      if (state.sentOnce && !force) {
+        toSend = new Map();
+        for (const [name, r] of selected) {
+          if (state.sentResources.get(name)?.version !== r.version || resend?.has(name)) toSend.set(name, r);
+        }
+        if (toSend.size === 0) {
+          state.sentResources = selected;
+          return;
+        }
+      }
+      if (toSend.size === 0) return;
     }
-    const resources: WireAny[] = [];
-    for (const r of selected.values()) resources.push(r.any);
+    const entries: Buffer[] = [];
+    for (const r of toSend.values()) entries.push(r.sotwEntry());
     const nonce = this.host.nextNonce();
-    this.write({ version_info: version, resources, type_url: typeUrl, nonce });
+    this.write(encodeDiscoveryResponse(version, entries, typeUrl, nonce));
     const now = new Date();
     state.progress.sentVersion = version;
     state.progress.sentNonce = nonce;
     state.progress.sentAt = now;
     state.sentResources = selected;
     state.sentOnce = true;
-    const names = [...selected.keys()];
+    const names = [...toSend.keys()];
     this.log.debug('sent', { typeUrl, version, nonce, resources: names.length });
     this.host.sent({ nodeId: this.nodeId, connectionId: this.info.connectionId, typeUrl, version, nonce, resourceNames: names, removedNames: [], at: now });
   }
@@ -185,13 +202,22 @@ export class SotwStream extends AdsStreamBase {
   }
 }
 
+/** EDS service names of clusters the client holds that change in `snapshot`. */
+function changedEdsNames(cds: SotwTypeState, snapshot: Snapshot): Set<string> | undefined {
+  if (!cds.sentOnce || !snapshot.has(TYPE_URL.CLUSTER)) return undefined;
+  let out: Set<string> | undefined;
+  for (const [name, r] of snapshot.resources(TYPE_URL.CLUSTER)) {
+    const before = cds.sentResources.get(name);
+    if (!before || before.version === r.version || !cds.subscription.covers(name)) continue;
+    const service = edsServiceName(r.resource);
+    if (service !== undefined) (out ??= new Set()).add(service);
+  }
+  return out;
+}
+
 function sameNames(a: Map<string, unknown>, b: Map<string, unknown>): boolean {
   if (a.size !== b.size) return false;
   for (const k of a.keys()) if (!b.has(k)) return false;
   return true;
 }
 
-function isSubset(a: Map<string, unknown>, b: Map<string, unknown>): boolean {
-  for (const k of a.keys()) if (!b.has(k)) return false;
-  return true;
-}

@@ -4,6 +4,7 @@
  * resource shared by many snapshots is encoded once however many proxies receive it.
  */
 import { createHash } from 'node:crypto';
+import { deltaResourceEntry, sotwResourceEntry } from './wire';
 import { encodeAny, resourceName, TYPE_URL, type WireAny, type XdsMessage, type XdsTypeUrl } from './protos';
 
 /** One type's content in a snapshot: its version and its resources (canonical form). */
@@ -22,11 +23,59 @@ export interface SnapshotResource {
   readonly any: WireAny;
   /** Per-resource version for Delta xDS: a hash of the encoded bytes. */
   readonly version: string;
+  /** Pre-encoded DiscoveryResponse.resources entry (built on first use, shared by every snapshot). */
+  sotwEntry(): Buffer;
+  /** Pre-encoded DeltaDiscoveryResponse.resources entry under this name. */
+  deltaEntry(): Buffer;
 }
 
-interface Encoded {
-  readonly any: WireAny;
-  readonly version: string;
+class Encoded {
+  private sotw: Buffer | undefined;
+  private delta: Map<string, Buffer> | undefined;
+
+  constructor(
+    readonly any: WireAny,
+    readonly version: string,
+  ) {}
+
+  sotwEntry(): Buffer {
+    this.sotw ??= sotwResourceEntry(this.any.type_url, this.any.value);
+    return this.sotw;
+  }
+
+  deltaEntry(name: string): Buffer {
+    this.delta ??= new Map();
+    let entry = this.delta.get(name);
+    if (!entry) {
+      entry = deltaResourceEntry(name, this.version, this.any.type_url, this.any.value);
+      this.delta.set(name, entry);
+    }
+    return entry;
+  }
+}
+
+class Entry implements SnapshotResource {
+  constructor(
+    readonly name: string,
+    readonly resource: XdsMessage,
+    private readonly enc: Encoded,
+  ) {}
+
+  get any(): WireAny {
+    return this.enc.any;
+  }
+
+  get version(): string {
+    return this.enc.version;
+  }
+
+  sotwEntry(): Buffer {
+    return this.enc.sotwEntry();
+  }
+
+  deltaEntry(): Buffer {
+    return this.enc.deltaEntry(this.name);
+  }
 }
 
 // Keyed by the resource object: Pilot hands the same object to every snapshot that shares it.
@@ -41,7 +90,7 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
   let enc = byType.get(typeUrl);
   if (!enc) {
     const any = encodeAny(typeUrl, resource);
-    enc = { any, version: createHash('sha256').update(any.value).digest('base64url').slice(0, 16) };
+    enc = new Encoded(any, createHash('sha256').update(any.value).digest('base64url').slice(0, 16));
     byType.set(typeUrl, enc);
   }
   return enc;
@@ -62,7 +111,7 @@ export class Snapshot {
         const message = resource as XdsMessage;
         const name = resourceName(typeUrl, message);
         const enc = encodeCached(typeUrl, message);
-        resources.set(name, { name, resource: message, any: enc.any, version: enc.version });
+        resources.set(name, new Entry(name, message, enc));
       }
       this.types.set(typeUrl, { version: content.version, resources });
     }

@@ -53,8 +53,8 @@ for (const mode of ['GRPC', 'DELTA_GRPC'] as const) {
     let skipped = false;
 
     let current: Snapshot | undefined;
-    const snapshotV = (version: string, clusters: Record<string, number[]>, route: string): Snapshot =>
-      (current = meshSnapshot({ version, clusters, route, listenerPort }));
+    const snapshotV = (version: string, clusters: Record<string, number[]>, route: string, connectTimeoutMs?: Record<string, number>): Snapshot =>
+      (current = meshSnapshot({ version, clusters, route, listenerPort, connectTimeoutMs }));
     // SotW: a resource shows the version of the response that last changed it. Delta: its own version.
     const expectedVersion = (typeUrl: string, name: string, sotwVersion: string): string =>
       mode === 'GRPC' ? sotwVersion : (current?.resources(typeUrl).get(name)?.version ?? 'missing');
@@ -144,15 +144,25 @@ for (const mode of ['GRPC', 'DELTA_GRPC'] as const) {
     it('applies an update and removes a removed cluster', async (t) => {
       if (skipped || !envoy) return void requireDep(t, 'envoy');
       const adminUrl = envoy.adminUrl;
-      ads.ads.setSnapshot(nodeId, snapshotV('v3', { a: [backends[0].port], b: [backends[1].port] }, 'b'));
+      // Cluster b changes too (connect timeout): Envoy rebuilds it and must get its endpoints again.
+      ads.ads.setSnapshot(nodeId, snapshotV('v3', { a: [backends[0].port], b: [backends[1].port] }, 'b', { b: 2000 }));
       await waitFor('traffic moved to B', async () => (await get()) === 'B', { timeoutMs: 10_000 });
+      const clustersDump = async (): Promise<Record<string, unknown>> =>
+        (await readConfigDump(adminUrl)).configs.find((c) => String(c['@type']).endsWith('ClustersConfigDump')) ?? {};
+      const activeB = async (): Promise<unknown> =>
+        ((await clustersDump()).dynamic_active_clusters as { cluster: { name: string; connect_timeout?: string } }[]).find(
+          (c) => c.cluster.name === 'b',
+        )?.cluster.connect_timeout;
+      await waitFor('the changed cluster b is active', async () => (await activeB()) === '2s', { timeoutMs: 10_000 }).catch(() => undefined);
+      assert.equal(await activeB(), '2s', 'the changed cluster b left warming (it got its endpoints)');
+      assert.equal(((await clustersDump()).dynamic_warming_clusters as unknown[] | undefined)?.length ?? 0, 0, 'no cluster stuck warming');
       assert.equal(
         dynamicResources(await readConfigDump(adminUrl), 'routes').find((r) => r.name === 'routes')?.version_info,
         expectedVersion(TYPE_URL.ROUTE, 'routes', 'v3'),
       );
       assert.ok((await readClusters(adminUrl)).has('a'), 'cluster a still there before removal');
 
-      ads.ads.setSnapshot(nodeId, snapshotV('v4', { b: [backends[1].port] }, 'b'));
+      ads.ads.setSnapshot(nodeId, snapshotV('v4', { b: [backends[1].port] }, 'b', { b: 2000 }));
       await waitFor('cluster a removed', async () => !(await readClusters(adminUrl)).has('a'), { timeoutMs: 10_000 });
       const dump = await readConfigDump(adminUrl);
       const clusters = dynamicResources(dump, 'clusters');

@@ -30,6 +30,8 @@ export interface MeshFixture {
   /** Proxyless gRPC: an api_listener named this instead of a socket listener. */
   apiListenerName?: string;
   http2?: boolean;
+  /** Per-cluster connect timeout (changes the cluster's content). */
+  connectTimeoutMs?: Record<string, number>;
 }
 
 export function meshSnapshot(f: MeshFixture): Snapshot {
@@ -49,7 +51,7 @@ export function meshSnapshot(f: MeshFixture): Snapshot {
     [TYPE_URL.ROUTE]: { version: v('rds'), resources: [routeConfiguration('routes', [virtualHost('all', ['*'], routes)])] },
     [TYPE_URL.CLUSTER]: {
       version: v('cds'),
-      resources: Object.keys(f.clusters).map((name) => edsCluster({ name, http2: f.http2 })),
+      resources: Object.keys(f.clusters).map((name) => edsCluster({ name, http2: f.http2, connectTimeoutMs: f.connectTimeoutMs?.[name] })),
     },
     [TYPE_URL.ENDPOINT]: {
       version: v('eds'),

@@ -118,25 +118,31 @@ describe('SotW ADS state machine', () => {
     s.close();
   });
 
-  it('diffs resource_names on every request, remembers absent names, sends nothing when nothing changed', async () => {
+  it('diffs resource_names on every request, remembers absent names, sends only what changed for RDS/EDS', async () => {
     const id = 'node-eds';
     server.ads.setSnapshot(id, meshSnapshot({ version: 'v1', clusters: { a: [1001], b: [1002] }, route: 'a' }));
     const s = open();
     s.send({ node: { id }, type_url: TYPE_URL.ENDPOINT, resource_names: ['a'] });
     const r1 = await s.next();
     assert.deepEqual(names(r1), ['a']);
-    // An ACK that also adds names: 'b' exists, 'c' does not (remembered).
+    // An ACK that also adds names: 'b' exists (sent alone: 'a' is unchanged), 'c' does not (remembered).
     s.send({ type_url: TYPE_URL.ENDPOINT, version_info: 'v1', response_nonce: r1.nonce, resource_names: ['a', 'b', 'c'] });
     const r2 = await s.next();
-    assert.deepEqual(names(r2), ['a', 'b']);
+    assert.deepEqual(names(r2), ['b']);
     s.send({ type_url: TYPE_URL.ENDPOINT, version_info: 'v1', response_nonce: r2.nonce, resource_names: ['a', 'b', 'c'] });
     // Same versions again: nothing for EDS.
     server.ads.setSnapshot(id, meshSnapshot({ version: 'v1', clusters: { a: [1001], b: [1002] }, route: 'a' }));
-    // 'c' appears: now it is sent (the subscription was remembered).
-    server.ads.setSnapshot(id, meshSnapshot({ version: 'v2', clusters: { a: [1001], b: [1002], c: [1003] }, route: 'a' }));
+    // v2: 'c' appears, 'b' changes, 'a' stays: b and c travel.
+    server.ads.setSnapshot(id, meshSnapshot({ version: 'v2', clusters: { a: [1001], b: [1005], c: [1003] }, route: 'a' }));
     const r3 = await s.next();
     assert.equal(r3.version_info, 'v2', 'the unchanged v1 snapshot produced no response');
-    assert.deepEqual(names(r3), ['a', 'b', 'c']);
+    assert.deepEqual(names(r3), ['b', 'c']);
+    s.send({ type_url: TYPE_URL.ENDPOINT, version_info: 'v2', response_nonce: r3.nonce, resource_names: ['a', 'b', 'c'] });
+    // v3 with the same content: nothing changed for this client, nothing sent (a barrier proves it).
+    server.ads.setSnapshot(id, meshSnapshot({ version: 'v3', clusters: { a: [1001], b: [1005], c: [1003] }, route: 'a' }));
+    s.send({ type_url: TYPE_URL.CLUSTER, resource_names: [] });
+    const barrier = await s.next();
+    assert.equal(barrier.type_url, TYPE_URL.CLUSTER);
     assert.equal(s.pending(), 0);
     s.close();
   });
