@@ -66,6 +66,22 @@ describe('endpoint-only change and invalid documents', () => {
     const after = await pushes(pilot.debugPort);
     assert.equal((after.eds ?? 0) - (before.eds ?? 0), 1, JSON.stringify({ before, after }));
     for (const t of ['cds', 'lds', 'rds']) assert.equal(after[t] ?? 0, before[t] ?? 0, `${t} was pushed: ${JSON.stringify({ before, after })}`);
+    const metrics = await (await fetch(`http://127.0.0.1:${pilot.debugPort}/metrics`)).text();
+    const observed = Number(/^pilot_proxy_convergence_time_count (\d+)/m.exec(metrics)?.[1] ?? 0);
+    assert.ok(observed >= 1, 'the ACK of the pushed EDS is observed as convergence time');
+  });
+
+  it('dumps the config of a proxy by id', async () => {
+    const syncz = (await (await fetch(`http://127.0.0.1:${pilot.debugPort}/debug/syncz`)).json()) as { proxy: string }[];
+    const id = syncz[0]?.proxy ?? '';
+    assert.match(id, /^sidecar~127\.0\.0\.1~client-/);
+    const dump = (await (await fetch(`http://127.0.0.1:${pilot.debugPort}/debug/config_dump?proxyID=${encodeURIComponent(id)}`)).json()) as {
+      configs: { typeUrl: string; resources: { name?: string; cluster_name?: string }[] }[];
+    };
+    const listeners = dump.configs.find((c) => c.typeUrl.endsWith('Listener'))?.resources.map((r) => r.name);
+    assert.deepEqual(listeners, [`${HOST}:7070`]);
+    const missing = await fetch(`http://127.0.0.1:${pilot.debugPort}/debug/config_dump?proxyID=nobody`);
+    assert.equal(missing.status, 404);
   });
 
   it('keeps the last valid version of an invalid document and applies the others', async () => {
