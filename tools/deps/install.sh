@@ -47,7 +47,7 @@ as_root() {
 
 mkdir -p "$DEPS_DIR" "$BIN_DIR"
 case "$DEPS_DIR" in
-  "$(git rev-parse --show-toplevel 2>/dev/null || echo /nonexistent)"*) fail "DEPS_DIR=$DEPS_DIR is inside the repository" ;;
+  "$(git rev-parse --show-toplevel 2>/dev/null || echo /nonexistent)"/*) fail "DEPS_DIR=$DEPS_DIR is inside the repository" ;;
 esac
 
 # ---------------------------------------------------------------------------------------------------------
