@@ -54,9 +54,18 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A test that crashes before its after() still must not leave brokers and proxies behind.
-  process.on('exit', () => {
+  const killAll = (): void => {
     for (const pid of live) killGroup(pid, 'SIGKILL');
-  });
+  };
+  process.on('exit', killAll);
+  // 'exit' does not run when a signal ends the process (the test runner's timeout, ^C): clean up, then let
+  // the signal do what it would have done, unless someone else handles it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 class LogBuffer {
