@@ -1,15 +1,14 @@
 /**
  * Parses and checks a PEM PKCS#10 CSR from a workload: structure, public key policy (RSA >= 2048 bits,
- * EC P-256/P-384), the self-signature (verified with node:crypto, so EC requests work; node-forge's CSR
- * parser only knows RSA keys), and the requested subject alternative names.
+ * EC P-256/P-384, checked in spki-key.ts before the key is imported), the self-signature (verified with
+ * node:crypto, so EC requests work; node-forge's CSR parser only knows RSA keys), and the requested SANs.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { children, fromDer, oidOf, pemBlocks, readTlv, type Tlv } from './der';
+import { children, pemBlocks, readTlv, type Tlv } from './der';
 import { errors } from './errors';
+import { classifySpki, type SpkiKey } from './spki-key';
 
-const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
 /** Signature algorithms accepted on a CSR: OID -> [hash, key type]. SHA-1 and MD5 are refused. */
 const SIGNATURE_ALGORITHMS: Record<string, { name: string; hash: string; keyType: string }> = {
@@ -41,42 +40,36 @@ function malformed(reason: string): Error {
   return errors.create('CSR_MALFORMED', { reason });
 }
 
-function describeKey(key: KeyObject): string {
-  const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa') return `RSA ${d.modulusLength}`;
-  if (key.asymmetricKeyType === 'ec') {
-    const curve = d.namedCurve === 'prime256v1' ? 'P-256' : d.namedCurve === 'secp384r1' ? 'P-384' : d.namedCurve;
-    return `EC ${curve}`;
-  }
-  return String(key.asymmetricKeyType);
+const OID_EXTENSION_REQUEST_DER = '06092a864886f70d01090e';
+const OID_SUBJECT_ALT_NAME_DER = '0603551d11';
+
+function generalName(name: Tlv): SubjectAltName {
+  const tag = name.tag & 0x1f;
+  const kind = GENERAL_NAME_KINDS[tag] ?? `tag ${tag}`;
+  if ((name.tag & 0xc0) !== 0x80) return { kind: 'unknown', value: `(tag 0x${name.tag.toString(16)})` };
+  if (tag === 7) return { kind, value: ipText(name.contents) };
+  if (name.tag & 0x20) return { kind, value: '(structured)' };
+  return { kind, value: name.contents.toString('latin1') };
 }
 
-function keyAllowed(key: KeyObject): boolean {
-  const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa') return (d.modulusLength ?? 0) >= 2048 && (d.modulusLength ?? 0) <= 8192;
-  if (key.asymmetricKeyType === 'ec') return d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1';
-  return false;
+function ipText(bytes: Buffer): string {
+  if (bytes.length === 4) return [...bytes].join('.');
+  if (bytes.length === 16) return (bytes.toString('hex').match(/.{4}/g) ?? []).join(':');
+  return `(${bytes.length}-byte address)`;
 }
 
-function generalName(value: forge.asn1.Asn1): SubjectAltName {
-  const kind = GENERAL_NAME_KINDS[value.type] ?? `tag ${value.type}`;
-  if (value.type === 7) return { kind, value: (forge.util as unknown as { bytesToIP(b: string): string | null }).bytesToIP(value.value as string) ?? 'invalid' };
-  return { kind, value: typeof value.value === 'string' ? value.value : '(structured)' };
-}
-
-/** The SANs of the extensionRequest attribute (CRI field [0]). */
+/** The SANs of the extensionRequest attribute (CRI field [0]), read with the TLV reader. */
 function requestedSans(attributes: Tlv | undefined): SubjectAltName[] {
   if (!attributes || attributes.contents.length === 0) return [];
   const sans: SubjectAltName[] = [];
   for (const attribute of children(attributes)) {
-    const [type, values] = (fromDer(attribute.bytes).value as forge.asn1.Asn1[]) ?? [];
-    if (!type || oidOf(type) !== OID_EXTENSION_REQUEST) continue;
-    for (const extensionList of values.value as forge.asn1.Asn1[]) {
-      for (const extension of extensionList.value as forge.asn1.Asn1[]) {
-        const parts = extension.value as forge.asn1.Asn1[];
-        if (oidOf(parts[0]) !== OID_SUBJECT_ALT_NAME) continue;
-        const names = forge.asn1.fromDer(parts[parts.length - 1].value as string);
-        for (const name of names.value as forge.asn1.Asn1[]) sans.push(generalName(name));
+    const [type, values] = children(attribute);
+    if (!type || !values || type.bytes.toString('hex') !== OID_EXTENSION_REQUEST_DER) continue;
+    for (const extensionList of children(values)) {
+      for (const extension of children(extensionList)) {
+        const parts = children(extension);
+        if (parts[0].bytes.toString('hex') !== OID_SUBJECT_ALT_NAME_DER) continue;
+        for (const name of children(readTlv(parts[parts.length - 1].contents))) sans.push(generalName(name));
       }
     }
   }
@@ -97,23 +90,29 @@ export function parseCsr(pem: string): ParsedCsr {
     if (fields.length < 3) throw new Error('CertificationRequestInfo is incomplete');
     spki = fields[2];
     attributes = fields.find((f) => f.tag === 0xa0);
-    algorithmOid = oidOf((fromDer(algorithm.bytes).value as forge.asn1.Asn1[])[0]);
+    algorithmOid = forge.asn1.derToOid(children(algorithm)[0].contents.toString('binary'));
   } catch (err) {
     throw malformed(`not a valid PKCS#10 request (${(err as Error).message})`);
   }
-  let publicKey: KeyObject;
+  let key: SpkiKey;
   try {
-    publicKey = createPublicKey({ key: spki.bytes, format: 'der', type: 'spki' });
+    key = classifySpki(spki.bytes);
   } catch (err) {
-    throw errors.create('CSR_KEY_UNSUPPORTED', { key: `(unreadable: ${(err as Error).message})` });
+    throw malformed(`unreadable public key (${(err as Error).message})`);
   }
-  const keyDescription = describeKey(publicKey);
-  if (!keyAllowed(publicKey)) throw errors.create('CSR_KEY_UNSUPPORTED', { key: keyDescription });
+  const keyDescription = key.description;
+  if (!key.allowed) throw errors.create('CSR_KEY_UNSUPPORTED', { key: keyDescription });
   const alg = SIGNATURE_ALGORITHMS[algorithmOid];
-  if (!alg || alg.keyType !== publicKey.asymmetricKeyType) {
+  if (!alg || alg.keyType !== key.keyType) {
     throw malformed(`signature algorithm ${alg?.name ?? algorithmOid} is not accepted for a ${keyDescription} key (use SHA-256 or stronger)`);
   }
   if (signature.tag !== 0x03 || signature.contents[0] !== 0) throw malformed('signature is not a whole-byte BIT STRING');
+  let publicKey: KeyObject;
+  try {
+    publicKey = key.load();
+  } catch (err) {
+    throw errors.create('CSR_KEY_UNSUPPORTED', { key: `${keyDescription} (unreadable: ${(err as Error).message})` });
+  }
   let valid = false;
   try {
     valid = verify(alg.hash, info.bytes, publicKey, signature.contents.subarray(1));

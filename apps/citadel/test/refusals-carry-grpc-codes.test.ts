@@ -75,7 +75,7 @@ describe('CreateCertificate refuses bad callers and bad requests with the right 
     );
   });
 
-  it('INVALID_ARGUMENT for weak or unsupported keys: RSA 1024, EC P-521, secp256k1 (CSRs from openssl)', async (t) => {
+  it('INVALID_ARGUMENT for weak or unsupported keys: RSA 1024, EC P-521, secp256k1, Ed25519 (CSRs from openssl)', async (t) => {
     const openssl = requireDep(t, 'openssl');
     if (!openssl) return;
     const token = await citadel.token('default', 'web');
@@ -83,9 +83,11 @@ describe('CreateCertificate refuses bad callers and bad requests with the right 
     const rsa1024 = await opensslCsr(openssl, work, 'rsa1024', ['-newkey', 'rsa:1024'], san);
     await refused(citadel.request(token, rsa1024.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED: csr: public key RSA 1024 is weak or unsupported/);
     const p521 = await opensslCsr(openssl, work, 'p521', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521'], san);
-    await refused(citadel.request(token, p521.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED: csr: public key EC secp521r1/);
+    await refused(citadel.request(token, p521.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED: csr: public key EC P-521 is weak or unsupported/);
     const k1 = await opensslCsr(openssl, work, 'k1', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], san);
-    await refused(citadel.request(token, k1.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED/);
+    await refused(citadel.request(token, k1.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED: csr: public key EC secp256k1/);
+    const ed = await opensslCsr(openssl, work, 'ed25519', ['-newkey', 'ed25519'], san);
+    await refused(citadel.request(token, ed.csrPem), status.INVALID_ARGUMENT, /CSR_KEY_UNSUPPORTED: csr: public key Ed25519/);
   });
 
   it('INVALID_ARGUMENT for SANs beyond the identity (DNS name, second URI)', async () => {
