@@ -287,7 +287,8 @@ spec:
     for (let i = 0; i < edsIterations && Date.now() < deadline; i++) {
       const ms = await measure(TYPE_URL.ENDPOINT, () => writeAtomic(path.join(dir, 'svc-0.yaml'), serviceYaml(0, 'shared', 9000 + fullIterations - 1, [8081 + i, 8080])));
       eds.push(ms);
-      console.log(`eds push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (types ${pilot.push.lastPush?.types.join(',')})`);
+      const lp = pilot.push.lastPush;
+      console.log(`eds push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (types ${lp?.types.join(',')}; generate ${lp?.generateMs} ms, hand-off ${lp?.distributeMs} ms)`);
     }
     const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
     await stop();
