@@ -60,6 +60,11 @@ export class PushContext {
   }
 
   private readonly memoTable = new Map<string, unknown>();
+  /**
+   * Incremental EDS: assignments of the previous push that may be reused as they are, and the hosts
+   * whose endpoints changed (their assignments are rebuilt). Undefined: rebuild everything.
+   */
+  edsCarry: { previous: ReadonlyMap<string, object>; dirtyHosts: ReadonlySet<string> } | undefined;
 
   /** A value computed once per push and shared by every proxy class (same object => encoded once). */
   memo<T>(key: string, build: () => T): T {

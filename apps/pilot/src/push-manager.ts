@@ -4,7 +4,7 @@
  * that PUSH_TRIGGERS names for the changed kinds are regenerated, the others are reused as they are.
  */
 import type { Logger } from '@mesh/runtime';
-import { Snapshot, type AdsServer, type SnapshotInput, type XdsMessage, type XdsTypeUrl } from '@mesh/xds';
+import { Snapshot, TYPE_URL, type AdsServer, type SnapshotInput, type XdsMessage, type XdsTypeUrl } from '@mesh/xds';
 import type { ConfigChange, ConfigStore } from './config-store';
 import { ALL_TYPES, GENERATORS, typesFor } from './generators';
 import type { PilotMetrics } from './debug-metrics';
@@ -107,7 +107,9 @@ export class PushManager {
 
   private onDebounced(changes: ConfigChange[], firstAt: number): void {
     const types = typesFor(changes.map((c) => c.kind));
+    const before = this.push;
     this.push = this.newPushContext();
+    if (types.size === 1 && types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarry(before, this.push);
     if (types.size === 0) return;
     const started = Date.now();
     this.generateMsAcc = 0;
@@ -182,6 +184,29 @@ export class PushManager {
     this.classes.set(key, cls);
     this.generateMsAcc += performance.now() - t0;
     return cls;
+  }
+
+  /** Previous assignments by name, and the hosts whose endpoints differ between two pushes. */
+  private edsCarry(before: PushContext, after: PushContext): PushContext['edsCarry'] {
+    const previous = new Map<string, object>();
+    for (const cls of this.classes.values()) {
+      for (const r of cls.resources.get(TYPE_URL.ENDPOINT) ?? []) previous.set(String((r as { cluster_name?: unknown }).cluster_name), r);
+    }
+    const dirtyHosts = new Set<string>();
+    for (const s of after.registry.services()) {
+      const old = before.registry.service(s.hostname);
+      if (!old || JSON.stringify(old.ports) !== JSON.stringify(s.ports)) {
+        dirtyHosts.add(s.hostname);
+        continue;
+      }
+      for (const p of s.ports) {
+        if (JSON.stringify(before.registry.endpoints(old, p)) !== JSON.stringify(after.registry.endpoints(s, p))) {
+          dirtyHosts.add(s.hostname);
+          break;
+        }
+      }
+    }
+    return { previous, dirtyHosts };
   }
 
   private trimPushStarted(): void {
