@@ -29,6 +29,11 @@ interface SotwTypeState {
   sentResources: Map<string, SnapshotResource>;
   /** A response was sent at least once on this stream. */
   sentOnce: boolean;
+  /**
+   * The snapshot version last looked at with the current subscription (sent or found unchanged): the same
+   * version again needs no work, since versions belong to the resources.
+   */
+  evaluatedVersion: string | undefined;
 }
 
 export class SotwStream extends AdsStreamBase {
@@ -52,7 +57,7 @@ export class SotwStream extends AdsStreamBase {
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) {
-      state = { subscription: new Subscription(typeUrl), progress: newProgress(), sentResources: new Map(), sentOnce: false };
+      state = { subscription: new Subscription(typeUrl), progress: newProgress(), sentResources: new Map(), sentOnce: false, evaluatedVersion: undefined };
       this.types.set(typeUrl, state);
     }
     const nonce = req.response_nonce ?? '';
@@ -92,11 +97,12 @@ export class SotwStream extends AdsStreamBase {
       }
     }
     const diff = state.subscription.replace(req.resource_names ?? [], first);
+    if (diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged) state.evaluatedVersion = undefined;
+    // An unsubscribed name is forgotten: if it comes back, the client gets it again.
+    if (!state.subscription.wildcard) for (const name of diff.removed) state.sentResources.delete(name);
     if (first || diff.added.length > 0 || diff.wildcardChanged) {
       const snapshot = this.host.snapshotFor(this.nodeId);
       if (snapshot) this.sendType(typeUrl, state, snapshot, false);
-    } else if (diff.removed.length > 0) {
-      for (const name of diff.removed) state.sentResources.delete(name);
     }
   }
 
@@ -105,7 +111,7 @@ export class SotwStream extends AdsStreamBase {
     const cds = this.types.get(TYPE_URL.CLUSTER);
     // A changed EDS cluster is rebuilt by the client and warms until it gets its endpoints again, even if
     // they did not change: resend those (Envoy does not re-request them).
-    const edsAgain = cds ? changedEdsNames(cds, snapshot) : undefined;
+    const edsAgain = cds && snapshot.version(TYPE_URL.CLUSTER) !== cds.evaluatedVersion ? changedEdsNames(cds, snapshot) : undefined;
     // Make before break: if clusters disappear, first send CDS with the old ones still in, and remove them
     // last, once listeners and routes no longer point at them.
     let removeStaleClusters = false;
@@ -139,7 +145,14 @@ export class SotwStream extends AdsStreamBase {
     resend?: ReadonlySet<string>,
   ): void {
     if (!snapshot.has(typeUrl)) return;
+    if (!force && !extra && !resend && state.evaluatedVersion === snapshot.version(typeUrl)) return;
+    state.evaluatedVersion = extra ? undefined : snapshot.version(typeUrl);
     const available = snapshot.resources(typeUrl);
+    const fullState = WILDCARD_TYPES.has(typeUrl);
+    if (!fullState && state.sentOnce && !force && !extra) {
+      this.sendChanged(typeUrl, state, snapshot, available, resend);
+      return;
+    }
     const selected = new Map<string, SnapshotResource>();
     if (state.subscription.wildcard) {
       for (const [name, r] of available) selected.set(name, r);
@@ -161,36 +174,53 @@ export class SotwStream extends AdsStreamBase {
       if (!added) return;
       version = `${version}+make-before-break`;
     }
-    const fullState = WILDCARD_TYPES.has(typeUrl);
-    let toSend = selected;
     if (fullState) {
       if (state.sentOnce && !force && version === state.progress.sentVersion && sameNames(selected, state.sentResources)) return;
-    } else {
-      // RDS/EDS: absent resources get nothing (the subscription is remembered), and after the first
-      // response only resources that are new or changed for this client travel (omitting one keeps it).
-      if (state.sentOnce && !force) {
-        toSend = new Map();
-        for (const [name, r] of selected) {
-          if (state.sentResources.get(name)?.version !== r.version || resend?.has(name)) toSend.set(name, r);
-        }
-        if (toSend.size === 0) {
-          state.sentResources = selected;
-          return;
-        }
-      }
-      if (toSend.size === 0) return;
+    } else if (selected.size === 0) {
+      return; // RDS/EDS: absent resources get nothing (the subscription is remembered)
     }
+    state.sentResources = selected;
+    this.respond(typeUrl, state, version, selected.values());
+  }
+
+  /**
+   * RDS/EDS after the first response: only resources that are new or changed for this client travel
+   * (omitting one keeps it on the client), plus `resend` (endpoints of rebuilt clusters). No allocation
+   * when nothing changed: this runs for every proxy on every push.
+   */
+  private sendChanged(
+    typeUrl: string,
+    state: SotwTypeState,
+    snapshot: Snapshot,
+    available: ReadonlyMap<string, SnapshotResource>,
+    resend: ReadonlySet<string> | undefined,
+  ): void {
+    let changed: SnapshotResource[] | undefined;
+    for (const name of state.subscription.names) {
+      const r = available.get(name);
+      if (!r) continue;
+      if (state.sentResources.get(name)?.version !== r.version || resend?.has(name)) {
+        (changed ??= []).push(r);
+        state.sentResources.set(name, r);
+      }
+    }
+    if (changed) this.respond(typeUrl, state, snapshot.version(typeUrl), changed);
+  }
+
+  private respond(typeUrl: string, state: SotwTypeState, version: string, resources: Iterable<SnapshotResource>): void {
     const entries: Buffer[] = [];
-    for (const r of toSend.values()) entries.push(r.sotwEntry());
+    const names: string[] = [];
+    for (const r of resources) {
+      entries.push(r.sotwEntry());
+      names.push(r.name);
+    }
     const nonce = this.host.nextNonce();
     this.write(encodeDiscoveryResponse(version, entries, typeUrl, nonce));
     const now = new Date();
     state.progress.sentVersion = version;
     state.progress.sentNonce = nonce;
     state.progress.sentAt = now;
-    state.sentResources = selected;
     state.sentOnce = true;
-    const names = [...toSend.keys()];
     this.log.debug('sent', { typeUrl, version, nonce, resources: names.length });
     this.host.sent({ nodeId: this.nodeId, connectionId: this.info.connectionId, typeUrl, version, nonce, resourceNames: names, removedNames: [], at: now });
   }

@@ -98,6 +98,7 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
 
 export class Snapshot {
   private readonly types = new Map<string, { version: string; resources: Map<string, SnapshotResource> }>();
+  private problems: string[] | undefined;
 
   /**
    * Builds a snapshot; every resource is encoded here (once per resource object), so an unencodable
@@ -115,7 +116,6 @@ export class Snapshot {
       }
       this.types.set(typeUrl, { version: content.version, resources });
     }
-    Object.freeze(this);
   }
 
   /** Type URLs present in this snapshot. */
@@ -144,6 +144,12 @@ export class Snapshot {
    * that reference routes must carry those routes (likewise EDS clusters and their endpoints).
    */
   consistencyProblems(): string[] {
+    // Immutable: computed once, however many proxies share this snapshot.
+    this.problems ??= this.findProblems();
+    return [...this.problems];
+  }
+
+  private findProblems(): string[] {
     const problems: string[] = [];
     const routes = this.resources(TYPE_URL.ROUTE);
     for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {

@@ -147,6 +147,21 @@ describe('SotW ADS state machine', () => {
     s.close();
   });
 
+  it('sends a resource again when a name is unsubscribed and subscribed again', async () => {
+    const id = 'node-resubscribe';
+    server.ads.setSnapshot(id, meshSnapshot({ version: 'v1', clusters: { a: [1001], b: [1002] }, route: 'a' }));
+    const s = open();
+    s.send({ node: { id }, type_url: TYPE_URL.ENDPOINT, resource_names: ['a', 'b'] });
+    const r1 = await s.next();
+    assert.deepEqual(names(r1), ['a', 'b']);
+    // Drop b and add a name that does not exist (no response), then take b back.
+    s.send({ type_url: TYPE_URL.ENDPOINT, version_info: 'v1', response_nonce: r1.nonce, resource_names: ['a', 'x'] });
+    s.send({ type_url: TYPE_URL.ENDPOINT, version_info: 'v1', response_nonce: r1.nonce, resource_names: ['a', 'b'] });
+    const r2 = await s.next();
+    assert.deepEqual(names(r2), ['b'], 'b is sent again, a is not');
+    s.close();
+  });
+
   it('pushes CDS, EDS, LDS, RDS in order and removes stale clusters last', async () => {
     const id = 'node-order';
     server.ads.setSnapshot(id, meshSnapshot({ version: 'v1', clusters: { old: [1001] }, route: 'old' }));
