@@ -34,14 +34,14 @@ export interface Serving extends Running {
 
 export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Serving> {
   const dir = f.caDir;
+  if (f.workloadCertTtl > f.maxWorkloadCertTtl) {
+    throw errors.create('ARGUMENT_INVALID', { flag: '--workload-cert-ttl', reason: 'must not exceed --max-workload-cert-ttl' });
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { material, created } = await loadOrCreateCa(dir, { trustDomain: f.trustDomain, rootTtlMs: f.selfSignedRootTtl, keyType: f.caKeyType as CaKeyType });
   log.info(created ? 'generated self-signed root CA' : 'loaded CA', { caDir: dir, ...describe(material) });
   await writeRootBundle(dir, material);
   const tokenKey = await loadOrCreateTokenKey(dir);
-  if (f.workloadCertTtl > f.maxWorkloadCertTtl) {
-    throw errors.create('ARGUMENT_INVALID', { flag: '--workload-cert-ttl', reason: 'must not exceed --max-workload-cert-ttl' });
-  }
   const authority = new CertificateAuthority(material, { trustDomain: f.trustDomain, defaultTtlMs: f.workloadCertTtl, maxTtlMs: f.maxWorkloadCertTtl });
   const metrics = new CitadelMetrics(() => new Date(authority.material.root.validTo));
 
