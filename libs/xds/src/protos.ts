@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import type * as protobuf from 'protobufjs';
 import { Root } from 'protobufjs';
 import { xdsErrors } from './errors';
+import type { ValidationError } from './validation';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -235,7 +236,8 @@ export function typeUrlOf(messageName: string): string {
 
 /**
  * Encodes a message in canonical form to protobuf bytes. Throws MESH_ERR_XDS_ENCODE naming the type and the
- * first field that does not fit.
+ * reason when a value cannot be converted. Unknown fields are dropped silently by protobufjs: check
+ * generators with unknownFields() in their tests.
  */
 export function encodeMessage(typeUrl: string, message: object): Buffer {
   const type = lookup(typeUrl);
@@ -245,8 +247,6 @@ export function encodeMessage(typeUrl: string, message: object): Buffer {
   } catch (err) {
     throw xdsErrors.create('ENCODE', { typeUrl, reason: (err as Error).message });
   }
-  const invalid = type.verify(msg);
-  if (invalid) throw xdsErrors.create('ENCODE', { typeUrl, reason: invalid });
   return Buffer.from(type.encode(msg).finish());
 }
 
@@ -294,17 +294,41 @@ function stripType(message: XdsMessage): XdsMessage {
 }
 
 /**
- * Field paths in `message` that the proto type does not have (protobufjs drops them silently when it
- * encodes). Nested messages, repeated fields, maps and Anys (by '@type') are followed. Use it in tests of
- * generators and builders: a misspelled field is a silent misconfiguration otherwise.
+ * What protobufjs would silently drop or coerce when it encodes `message`: fields the proto type does not
+ * have, enum names it does not know, numbers that are not numbers. Nested messages, repeated fields, maps
+ * and Anys (by '@type') are followed. Use it in tests of generators and builders (it walks the whole
+ * message, so it is not meant for every push).
  */
-export function unknownFields(typeUrl: string, message: object): string[] {
-  const out: string[] = [];
+export function schemaProblems(typeUrl: string, message: object): ValidationError[] {
+  const out: ValidationError[] = [];
   walkFields(lookup(typeUrl), message as XdsMessage, '', out);
   return out;
 }
 
-function walkFields(type: protobuf.Type, obj: XdsMessage, path: string, out: string[]): void {
+/** Field paths of schemaProblems() that are unknown fields. */
+export function unknownFields(typeUrl: string, message: object): string[] {
+  return schemaProblems(typeUrl, message)
+    .filter((p) => p.message === UNKNOWN_FIELD)
+    .map((p) => p.path);
+}
+
+const UNKNOWN_FIELD = 'unknown field';
+const INTEGER = /^-?\d+$/;
+const NUMERIC_TYPES = new Set(['double', 'float', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+function checkScalar(field: protobuf.Field, value: unknown, path: string, out: ValidationError[]): void {
+  const sub = field.resolvedType;
+  if (sub && 'values' in sub) {
+    const values = (sub as protobuf.Enum).values;
+    const ok = typeof value === 'number' ? Object.values(values).includes(value) : typeof value === 'string' && value in values;
+    if (!ok) out.push({ path, message: `unknown ${sub.name} value ${JSON.stringify(value)}` });
+  } else if (NUMERIC_TYPES.has(field.type)) {
+    const ok = typeof value === 'number' ? Number.isFinite(value) : typeof value === 'string' && (field.type.endsWith('64') ? INTEGER.test(value) : value.trim() !== '' && Number.isFinite(Number(value)));
+    if (!ok) out.push({ path, message: `${field.type} expected, got ${JSON.stringify(value)}` });
+  }
+}
+
+function walkFields(type: protobuf.Type, obj: XdsMessage, path: string, out: ValidationError[]): void {
   for (const key of Object.keys(obj)) {
     if (key === '@type') continue;
     const value = obj[key];
@@ -312,20 +336,24 @@ function walkFields(type: protobuf.Type, obj: XdsMessage, path: string, out: str
     const field = type.fields[key];
     if (!field) {
       // proto-loader adds the virtual oneof name (e.g. `config_type: 'typed_config'`) when decoding.
-      if (!(type.oneofs && key in type.oneofs)) out.push(here);
+      if (!(type.oneofs && key in type.oneofs)) out.push({ path: here, message: UNKNOWN_FIELD });
       continue;
     }
+    if (value === null || value === undefined) continue;
     field.resolve();
     const sub = field.resolvedType;
-    if (!sub || !('fields' in sub) || value === null || value === undefined) continue;
     const visit = (v: unknown, p: string): void => {
+      if (!sub || !('fields' in sub)) {
+        checkScalar(field, v, p, out);
+        return;
+      }
       if (!v || typeof v !== 'object' || Buffer.isBuffer(v)) return;
       const m = v as XdsMessage;
       if (sub.fullName === '.google.protobuf.Any' && typeof m['@type'] === 'string') {
         try {
           walkFields(lookup(m['@type']), m, p, out);
         } catch {
-          out.push(`${p}.@type (unknown type ${m['@type']})`);
+          out.push({ path: `${p}.@type`, message: `unknown type ${m['@type']}` });
         }
       } else {
         walkFields(sub as protobuf.Type, m, p, out);

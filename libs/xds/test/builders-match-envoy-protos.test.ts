@@ -34,6 +34,7 @@ import {
   tlsCertificateSecret,
   TYPE_URL,
   unknownFields,
+  schemaProblems,
   upstreamTlsTransportSocket,
   downstreamTlsTransportSocket,
   validationContextSecret,
@@ -57,7 +58,7 @@ function assertContains(actual: unknown, expected: unknown, path = ''): void {
 }
 
 function roundTrip(typeUrl: string, resource: object): void {
-  assert.deepEqual(unknownFields(typeUrl, resource), [], 'no unknown fields');
+  assert.deepEqual(schemaProblems(typeUrl, resource), [], 'no unknown fields, enum names or bad numbers');
   const decoded = decodeAny(encodeAny(typeUrl, resource));
   assert.equal(decoded['@type'], typeUrl);
   assertContains(decoded, resource);
@@ -161,6 +162,11 @@ describe('builders match Envoy v3 protos', () => {
     const l = httpListener({ name: 'l', address: '0.0.0.0', port: 1, hcm: hcm as never });
     assert.deepEqual(unknownFields(TYPE_URL.LISTENER, l), ['filter_chains[0].filters[0].typed_config.rds_typo']);
     assert.throws(() => encodeAny('type.googleapis.com/no.Such', {}), /MESH_ERR_XDS_UNKNOWN_TYPE|unknown xDS type URL/);
+    const bad = { name: 'c', type: 'NOPE', connect_timeout: { seconds: 'abc', nanos: 0 }, lb_policy: 'ROUND_ROBIN', per_connection_buffer_limit_bytes: { value: 5 } };
+    assert.deepEqual(schemaProblems(TYPE_URL.CLUSTER, bad), [
+      { path: 'type', message: 'unknown DiscoveryType value "NOPE"' },
+      { path: 'connect_timeout.seconds', message: 'int64 expected, got "abc"' },
+    ]);
     assert.equal(EXTENSION_TYPE_URL.ROUTER.endsWith('.Router'), true);
   });
 });
