@@ -28,6 +28,7 @@ export const ALL_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.CLUSTER, TYPE_URL.ENDP
 export const PUSH_TRIGGERS: Readonly<Record<string, readonly XdsTypeUrl[]>> = {
   WorkloadEntry: [TYPE_URL.ENDPOINT],
   VirtualService: [TYPE_URL.ROUTE, TYPE_URL.LISTENER],
+  Gateway: [TYPE_URL.LISTENER, TYPE_URL.ROUTE],
   DestinationRule: [TYPE_URL.CLUSTER, TYPE_URL.ENDPOINT, TYPE_URL.ROUTE],
   ServiceEntry: ALL_TYPES,
   Sidecar: ALL_TYPES,

@@ -7,7 +7,7 @@ import type { ServicePort, SidecarSpec } from './config-spec';
 import { configKey } from './config-types';
 import type { Proxy } from './proxy';
 import { parseEgressHost, serviceVisible, type PushContext } from './push-context';
-import type { Service } from './registry';
+import { labelsMatch, type Service } from './registry';
 
 export interface EgressListener {
   port: ServicePort;
@@ -22,8 +22,19 @@ export interface IngressListener {
   defaultEndpoint: string;
 }
 
+/** A Gateway server that applies to a router proxy (its selector matches the proxy's labels). */
+export interface GatewayServer {
+  gateway: string; // namespace/name
+  port: ServicePort;
+  bind: string;
+  hosts: string[];
+  tls: boolean;
+}
+
 export interface ProxyScope {
   key: string;
+  type: Proxy['type'];
+  gatewayServers: GatewayServer[];
   generator: Proxy['generator'];
   namespace: string;
   labels: Record<string, string>;
@@ -73,8 +84,25 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
     bind: i.bind ?? '0.0.0.0',
     defaultEndpoint: i.defaultEndpoint ?? `127.0.0.1:${i.port.targetPort ?? i.port.number}`,
   }));
+  const gatewayServers: GatewayServer[] = [];
+  if (proxy.type === 'router') {
+    for (const g of push.gateways) {
+      if (!g.spec.selector || !labelsMatch(g.spec.selector, proxy.labels)) continue;
+      for (const server of g.spec.servers ?? []) {
+        gatewayServers.push({
+          gateway: `${g.config.meta.namespace}/${g.config.meta.name}`,
+          port: server.port,
+          bind: server.bind ?? '0.0.0.0',
+          hosts: server.hosts,
+          tls: server.tls !== undefined && (server.port.protocol ?? '').toUpperCase() !== 'HTTP',
+        });
+      }
+    }
+  }
   return {
     key: scopeKey(push, proxy),
+    type: proxy.type,
+    gatewayServers,
     generator: proxy.generator,
     namespace: proxy.namespace,
     labels: proxy.labels,
@@ -89,6 +117,6 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
 /** The class of a proxy: proxies with equal keys see exactly the same config. */
 export function scopeKey(push: PushContext, proxy: Proxy): string {
   const sidecar = push.sidecarFor(proxy);
-  const labelPart = push.usesSourceLabels ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
-  return [proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');
+  const labelPart = push.usesSourceLabels || proxy.type === 'router' ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
+  return [proxy.type, proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');
 }

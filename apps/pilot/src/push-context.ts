@@ -2,7 +2,7 @@
  * An immutable index of one version of the whole mesh config: services, VirtualServices and
  * DestinationRules by host, Sidecars by namespace. Built once per push and shared by every proxy.
  */
-import type { DestinationRuleSpec, SidecarSpec, VirtualServiceSpec } from './config-spec';
+import type { DestinationRuleSpec, GatewaySpec, SidecarSpec, VirtualServiceSpec } from './config-spec';
 import { configKey, type ConfigObject } from './config-types';
 import type { Proxy } from './proxy';
 import { labelsMatch, type Service, type ServiceRegistry } from './registry';
@@ -28,6 +28,9 @@ export interface EgressHost {
 export class PushContext {
   readonly virtualServicesByHost = new Map<string, ScopedConfig<VirtualServiceSpec>[]>();
   readonly destinationRulesByHost = new Map<string, ScopedConfig<DestinationRuleSpec>>();
+  /** VirtualServices bound to gateways (their `gateways` names other than `mesh`), for router proxies. */
+  readonly gatewayVirtualServices: ScopedConfig<VirtualServiceSpec>[] = [];
+  readonly gateways: ScopedConfig<GatewaySpec>[];
   private readonly sidecars: ScopedConfig<SidecarSpec>[];
   /** True when some VirtualService matches on sourceLabels: proxies then differ by labels. */
   readonly usesSourceLabels: boolean;
@@ -35,13 +38,20 @@ export class PushContext {
   constructor(
     readonly version: string,
     readonly registry: ServiceRegistry,
-    configs: { virtualServices: readonly ConfigObject[]; destinationRules: readonly ConfigObject[]; sidecars: readonly ConfigObject[] },
+    configs: {
+      virtualServices: readonly ConfigObject[];
+      destinationRules: readonly ConfigObject[];
+      sidecars: readonly ConfigObject[];
+      gateways?: readonly ConfigObject[];
+    },
     readonly options: MeshOptions,
   ) {
     let sourceLabels = false;
     for (const c of sortByKey(configs.virtualServices)) {
       const spec = c.spec as unknown as VirtualServiceSpec;
-      if ((spec.gateways ?? []).length > 0 && !(spec.gateways ?? []).includes('mesh')) continue;
+      const gws = spec.gateways ?? [];
+      if (gws.some((g) => g !== 'mesh')) this.gatewayVirtualServices.push({ config: c, spec });
+      if (gws.length > 0 && !gws.includes('mesh')) continue;
       if ((spec.http ?? []).some((r) => (r.match ?? []).some((m) => m.sourceLabels))) sourceLabels = true;
       for (const host of spec.hosts ?? []) {
         const fqdn = this.resolveHost(host, c.meta.namespace);
@@ -57,6 +67,7 @@ export class PushContext {
       if (!this.destinationRulesByHost.has(fqdn)) this.destinationRulesByHost.set(fqdn, { config: c, spec });
     }
     this.sidecars = sortByKey(configs.sidecars).map((c) => ({ config: c, spec: c.spec as SidecarSpec }));
+    this.gateways = sortByKey(configs.gateways ?? []).map((c) => ({ config: c, spec: c.spec as GatewaySpec }));
   }
 
   private readonly memoTable = new Map<string, unknown>();

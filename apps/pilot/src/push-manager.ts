@@ -100,7 +100,7 @@ export class PushManager {
     return new PushContext(
       String(++this.pushVersion),
       registry,
-      { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar') },
+      { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar'), gateways: s.list('Gateway') },
       this.opts.mesh,
     );
   }

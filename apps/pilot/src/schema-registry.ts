@@ -113,7 +113,7 @@ export const KINDS: readonly KindSchema[] = [
   makeKind(NETWORKING, NETWORKING_VERSIONS, 'DestinationRule', 'destinationrules', destinationRuleSchema, true),
   makeKind(NETWORKING, NETWORKING_VERSIONS, 'ServiceEntry', 'serviceentries', serviceEntrySchema, true),
   makeKind(NETWORKING, NETWORKING_VERSIONS, 'WorkloadEntry', 'workloadentries', workloadEntrySchema, true),
-  makeKind(NETWORKING, NETWORKING_VERSIONS, 'Gateway', 'gateways', gatewaySchema, false),
+  makeKind(NETWORKING, NETWORKING_VERSIONS, 'Gateway', 'gateways', gatewaySchema, true),
   makeKind(NETWORKING, NETWORKING_VERSIONS, 'Sidecar', 'sidecars', sidecarSchema, true),
   makeKind(SECURITY, ['v1beta1'], 'PeerAuthentication', 'peerauthentications', peerAuthenticationSchema, false),
   makeKind(SECURITY, ['v1beta1'], 'AuthorizationPolicy', 'authorizationpolicies', authorizationPolicySchema, false),

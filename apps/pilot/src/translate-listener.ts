@@ -14,6 +14,7 @@ import type { PushContext } from './push-context';
 import type { Service } from './registry';
 import { inboundClusterName, outboundClusterName } from './translate-cluster';
 import { destinationCluster } from './translate-route';
+import { gatewayListeners } from './translate-gateway';
 
 /** Outbound ports of an Envoy proxy and the services behind each (one route config per port). */
 export interface OutboundPort {
@@ -110,5 +111,6 @@ function grpcListeners(scope: ProxyScope): Listener[] {
 }
 
 export function buildListeners(push: PushContext, scope: ProxyScope): Listener[] {
-  return scope.generator === 'grpc' ? grpcListeners(scope) : envoyListeners(push, scope);
+  if (scope.generator === 'grpc') return grpcListeners(scope);
+  return scope.type === 'router' ? gatewayListeners(scope) : envoyListeners(push, scope);
 }

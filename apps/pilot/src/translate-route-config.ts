@@ -8,6 +8,7 @@ import type { ServicePort } from './config-spec';
 import type { ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Service } from './registry';
+import { gatewayRouteConfigs } from './translate-gateway';
 import { outboundPorts } from './translate-listener';
 import { serviceVirtualHost } from './translate-route';
 
@@ -33,6 +34,7 @@ export function buildRouteConfigs(push: PushContext, scope: ProxyScope): RouteCo
     }
     return out;
   }
+  if (scope.type === 'router') return gatewayRouteConfigs(push, scope);
   for (const op of outboundPorts(scope)) {
     if (!op.http) continue;
     const vhosts = op.services.map((s) => {
