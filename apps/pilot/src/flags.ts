@@ -18,6 +18,7 @@ export const usageInfo = {
   sections: [
     'Example: node dist/apps/pilot/main.js --config-dir ./mesh --xds-address 127.0.0.1:15010 --debug-address 127.0.0.1:15014',
     'On start it logs one line with msg "pilot listening" and fields xdsPort and debugPort (the bound ports).',
-    'Not translated yet (accepted and validated only): Gateway, PeerAuthentication, AuthorizationPolicy.',
+    'Gateway: HTTP servers are translated for router proxies (node id router~...); TLS servers are not yet.',
+    'PeerAuthentication and AuthorizationPolicy are validated and stored, not translated yet.',
   ],
 };

@@ -7,7 +7,7 @@ import type { ServicePort, SidecarSpec } from './config-spec';
 import { configKey } from './config-types';
 import type { Proxy } from './proxy';
 import { parseEgressHost, serviceVisible, type PushContext } from './push-context';
-import { labelsMatch, type Service } from './registry';
+import { labelsMatch, type Service, type WorkloadInstance } from './registry';
 
 export interface EgressListener {
   port: ServicePort;
@@ -20,6 +20,8 @@ export interface IngressListener {
   port: ServicePort;
   bind: string;
   defaultEndpoint: string;
+  /** From the proxy's own WorkloadEntry ports under traffic capture: not bound (bind_to_port false). */
+  virtual: boolean;
 }
 
 /** A Gateway server that applies to a router proxy (its selector matches the proxy's labels). */
@@ -83,7 +85,19 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
     port: i.port,
     bind: i.bind ?? '0.0.0.0',
     defaultEndpoint: i.defaultEndpoint ?? `127.0.0.1:${i.port.targetPort ?? i.port.number}`,
+    virtual: false,
   }));
+  if (ingress.length === 0 && proxy.type === 'sidecar' && proxy.interception !== 'NONE') {
+    // No Sidecar ingress: Istio builds inbound listeners from the proxy's own workload ports.
+    const seen = new Set<number>();
+    for (const w of ownWorkloads(push, proxy)) {
+      for (const [name, number] of Object.entries(w.ports)) {
+        if (seen.has(number)) continue;
+        seen.add(number);
+        ingress.push({ port: { number, name }, bind: proxy.ip, defaultEndpoint: `127.0.0.1:${number}`, virtual: true });
+      }
+    }
+  }
   const gatewayServers: GatewayServer[] = [];
   if (proxy.type === 'router') {
     for (const g of push.gateways) {
@@ -114,9 +128,24 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
   };
 }
 
+/** WorkloadEntries whose address is this proxy's IP in its namespace (its own workload). */
+function ownWorkloads(push: PushContext, proxy: Proxy): WorkloadInstance[] {
+  const index = push.memo('workloads-by-address', () => {
+    const m = new Map<string, WorkloadInstance[]>();
+    for (const w of push.registry.instances()) {
+      const key = `${w.namespace}|${w.address}`;
+      m.set(key, [...(m.get(key) ?? []), w]);
+    }
+    return m;
+  });
+  return index.get(`${proxy.namespace}|${proxy.ip}`) ?? [];
+}
+
 /** The class of a proxy: proxies with equal keys see exactly the same config. */
 export function scopeKey(push: PushContext, proxy: Proxy): string {
   const sidecar = push.sidecarFor(proxy);
   const labelPart = push.usesSourceLabels || proxy.type === 'router' ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
-  return [proxy.type, proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');
+  // A proxy with its own WorkloadEntry gets inbound listeners on its IP: it is a class of its own.
+  const own = proxy.type === 'sidecar' && proxy.generator === 'envoy' && ownWorkloads(push, proxy).length > 0 ? proxy.ip : '';
+  return [own, proxy.type, proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');
 }

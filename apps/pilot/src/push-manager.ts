@@ -119,7 +119,10 @@ export class PushManager {
     for (const [nodeId, entry] of this.proxies) {
       entry.key = scopeKey(this.push, entry.proxy);
       const old = previous.get(entry.key);
-      const cls = this.classFor(entry.key, entry.proxy, this.push, old ? types : new Set(ALL_TYPES), old);
+      // A class keyed by its own IP (inbound listeners from its WorkloadEntry) regenerates every type:
+      // a WorkloadEntry change may move its inbound ports, not only endpoints.
+      const own = !entry.key.startsWith('|');
+      const cls = this.classFor(entry.key, entry.proxy, this.push, old && !own ? types : new Set(ALL_TYPES), old);
       for (const t of ALL_TYPES) {
         if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
       }

@@ -94,7 +94,9 @@ function envoyListeners(push: PushContext, scope: ProxyScope): Listener[] {
           ],
         }
       : { filters: [tcpProxyFilter({ stat_prefix: cluster, cluster })] };
-    out.push(socketListener({ name: `${ingress.bind}_${ingress.port.number}`, address: ingress.bind, port: ingress.port.number, filterChains: [chain], direction: 'INBOUND' }));
+    const listener = socketListener({ name: `${ingress.bind}_${ingress.port.number}`, address: ingress.bind, port: ingress.port.number, filterChains: [chain], direction: 'INBOUND' });
+    if (ingress.virtual) listener.bind_to_port = { value: false };
+    out.push(listener);
   }
   return out;
 }

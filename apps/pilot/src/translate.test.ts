@@ -238,4 +238,16 @@ spec:
     const routes = buildRouteConfigs(push, scope).map((r) => r.name);
     assert.deepEqual(routes, ['9080'], 'one route config for the HTTP egress port, none for TCP');
   });
+
+  it("builds unbound inbound listeners from a captured proxy's own WorkloadEntry ports", () => {
+    const push = pushFrom(MESH.replace('spec: {address: 10.0.0.1,', 'spec: {address: 10.0.0.1, ports: {http: 9090},'));
+    const own = proxy({ ip: '10.0.0.1' });
+    const listeners = buildListeners(push, computeScope(push, own));
+    const inbound = listeners.find((l) => l.name === '10.0.0.1_9090');
+    assert.ok(inbound, listeners.map((l) => l.name).join());
+    assert.deepEqual(inbound.bind_to_port, { value: false });
+    assert.ok(buildClusters(push, computeScope(push, own)).some((c) => c.name === 'inbound|9090||'));
+    assert.notEqual(scopeKey(push, own), scopeKey(push, proxy({ ip: '10.9.9.9' })), 'its own class');
+    assert.ok(!buildListeners(push, computeScope(push, proxy({ ip: '10.9.9.9' }))).some((l) => l.traffic_direction === 'INBOUND'));
+  });
 });
