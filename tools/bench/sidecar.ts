@@ -127,7 +127,13 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     const viaSidecar = await fixed('sidecar', sidecarPort);
     const wall = (performance.now() - t0) / 1000;
     const after = procUsage(pid);
+    const envoyBefore = procUsage(envoy.pid);
+    const te0 = performance.now();
     const viaEnvoy = await fixed('envoy', envoyPort);
+    const envoyWall = (performance.now() - te0) / 1000;
+    const envoyAfter = procUsage(envoy.pid);
+    const envoyVcpu = (envoyAfter.cpuSec - envoyBefore.cpuSec) / envoyWall;
+    log(`envoy CPU ${round(envoyAfter.cpuSec - envoyBefore.cpuSec)} s over ${round(envoyWall)} s (${round(envoyVcpu)} vCPU), RSS ${round(envoyAfter.rssMb, 1)} MB`);
     // The measured window includes the 2 s warm-up: count its requests too.
     const cpuSec = after.cpuSec - before.cpuSec;
     const reqs = viaSidecar.requests + 2000;
@@ -159,7 +165,7 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     const result = {
       rate_1000: {
         sidecar: { ...added(viaSidecar), vcpu: round(vcpu), cpu_s_per_1000_req: round((cpuSec / reqs) * 1000, 4), rss_mb: round(after.rssMb, 1), rss_mb_after_saturation: round(rssEnd, 1) },
-        envoy: added(viaEnvoy),
+        envoy: { ...added(viaEnvoy), vcpu: round(envoyVcpu), rss_mb: round(envoyAfter.rssMb, 1) },
         direct: { p50_ms: round(direct.latencyMs.p50), p90_ms: round(direct.latencyMs.p90), p99_ms: round(direct.latencyMs.p99) },
       },
       saturation_h1: { sidecar: round(h1.sidecar, 0), envoy: round(h1.envoy, 0), nginx: round(h1.nginx, 0) },

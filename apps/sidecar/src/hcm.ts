@@ -89,7 +89,7 @@ export class HttpConnectionManager implements RouterHost {
       headers['x-forwarded-for'] = typeof xff === 'string' && xff !== '' ? `${xff}, ${remote}` : remote;
       headers['x-forwarded-proto'] = this.scheme;
     } else if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = this.scheme;
-    const s = new HttpStream(req, res, q, id, performance.now(), new Date(), remote, isH2);
+    const s = new HttpStream(req, res, q, id, performance.now(), Date.now(), remote, isH2);
     this.active++;
     this.deps.stats.server.downstream_rq_total++;
     res.once('close', () => this.onClose(s));
@@ -172,7 +172,7 @@ export class HttpConnectionManager implements RouterHost {
     if (log) {
       const h = s.req.headers;
       log.write({
-        start_time: s.startTime.toISOString(),
+        start_time: new Date(s.startEpochMs).toISOString(),
         method: s.query.method,
         path: s.query.rawQuery ? `${s.query.path}?${s.query.rawQuery}` : s.query.path,
         protocol: s.http2 ? 'HTTP/2' : `HTTP/${s.req.httpVersion}`,

@@ -46,7 +46,8 @@ export class HttpStream {
     readonly query: RouteQuery,
     readonly requestId: string,
     readonly startMs: number,
-    readonly startTime: Date,
+    /** wall clock at the start (epoch ms), for the access log */
+    readonly startEpochMs: number,
     readonly downstreamAddress: string,
     readonly http2: boolean,
   ) {}

@@ -404,9 +404,13 @@ class UpstreamRequest {
       s.res.end();
       return;
     }
-    body.on('data', (c: Buffer) => {
-      s.responseBytes += c.length;
-    });
+    const length = headers['content-length'];
+    if (length !== undefined) s.responseBytes += Number(length) || 0;
+    else {
+      body.on('data', (c: Buffer) => {
+        s.responseBytes += c.length;
+      });
+    }
     body.once('end', () => {
       const tr = (body as http.IncomingMessage).trailers;
       if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr);

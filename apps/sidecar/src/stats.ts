@@ -58,6 +58,7 @@ export function parseClusterName(name: string): { direction: 'outbound' | 'inbou
 
 export class MeshStats {
   private readonly requests = new Map<string, RequestSeries>();
+  private readonly requestsByCluster = new Map<string, Map<string, RequestSeries>>();
   private readonly tcp = new Map<string, TcpSeries>();
   private readonly peerCache = new Map<string, string>();
   private readonly self: { workload: string; namespace: string; app: string; version: string; principal: string; cluster: string };
@@ -113,10 +114,18 @@ export class MeshStats {
   }
 
   recordRequest(cluster: string, protocol: string, code: number, grpcStatus: string, flags: string, durationMs: number, reqBytes: number, respBytes: number): void {
-    const key = `${this.peerLabels(cluster)},request_protocol="${protocol}",response_code="${code}",grpc_response_status="${grpcStatus}",response_flags="${flags}",connection_security_policy="unknown"`;
-    let s = this.requests.get(key);
+    // Two levels: the long label prefix is per cluster; the per-request part is a short key.
+    let byCluster = this.requestsByCluster.get(cluster);
+    if (!byCluster) {
+      byCluster = new Map();
+      this.requestsByCluster.set(cluster, byCluster);
+    }
+    const short = `${code}|${flags}|${protocol}|${grpcStatus}`;
+    let s = byCluster.get(short);
     if (!s) {
+      const key = `${this.peerLabels(cluster)},request_protocol="${protocol}",response_code="${code}",grpc_response_status="${grpcStatus}",response_flags="${flags}",connection_security_policy="unknown"`;
       s = new RequestSeries(key);
+      byCluster.set(short, s);
       this.requests.set(key, s);
     }
     s.count++;

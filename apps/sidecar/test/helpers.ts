@@ -145,18 +145,25 @@ export async function startHarness(r: Resources, opts: { accessLog?: string } = 
     log: createLogger('sidecar-test', process.env.MESH_TEST_LOG === 'debug' ? 'debug' : 'error'),
   });
   await proxy.start();
+  let last: Resources = r;
   const h: Harness = {
     ads,
     proxy,
     async push(next) {
       const s = snapshot(next);
+      // The server sends only what changed for RDS/EDS (and nothing when nothing changed): wait for those.
+      const prev = last;
+      const differs = (k: keyof Resources) => next[k] !== undefined && JSON.stringify(next[k]) !== JSON.stringify(prev[k]);
+      const diff = { listeners: differs('listeners'), clusters: differs('clusters'), routes: differs('routes'), endpoints: differs('endpoints') };
+      const changed = (k: keyof Resources) => diff[k];
+      last = next;
       ads.ads.setSnapshot(NODE_ID, s);
       const want = (type: string) => s.version(type);
       await waitUntil('config applied', () =>
-        (!next.listeners || proxy.store.listeners.version === want(TYPE_URL.LISTENER)) &&
-        (!next.clusters || proxy.store.clusters.version === want(TYPE_URL.CLUSTER)) &&
-        (!next.routes || proxy.store.routes.version === want(TYPE_URL.ROUTE)) &&
-        (!next.endpoints || proxy.store.endpoints.version === want(TYPE_URL.ENDPOINT)));
+        (!changed('listeners') || proxy.store.listeners.version === want(TYPE_URL.LISTENER)) &&
+        (!changed('clusters') || proxy.store.clusters.version === want(TYPE_URL.CLUSTER)) &&
+        (!changed('routes') || proxy.store.routes.version === want(TYPE_URL.ROUTE)) &&
+        (!changed('endpoints') || proxy.store.endpoints.version === want(TYPE_URL.ENDPOINT)));
       await proxy.listeners.settled();
     },
     port(name) {
