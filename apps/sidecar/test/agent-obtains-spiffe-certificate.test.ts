@@ -9,10 +9,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireDep } from '@mesh/deps';
-import { TYPE_URL, decodeAny } from '@mesh/xds';
+import { TYPE_URL } from '@mesh/xds';
 import { openRawAdsStream } from '@mesh/xds/testing';
 import { startNodeAgent, type NodeAgent } from '../src/agent';
 import { ensureCitadelBuilt, recordingLogger, removeDir, run, startCitadel, tempDir, writeToken, type CitadelProcess } from './agent-harness';
+
+/** A Secret as the raw stream decodes it (bytes fields as base64). */
+interface Secret {
+  name: string;
+  tls_certificate?: { certificate_chain: { inline_bytes: string }; private_key: { inline_bytes: string } };
+  validation_context?: { trusted_ca: { inline_bytes: string } };
+}
+
+const b64 = (value: string | undefined): string => Buffer.from(value ?? '', 'base64').toString();
 
 describe('node agent: a SPIFFE certificate from Citadel, served over SDS', () => {
   let dir: string;
@@ -79,18 +88,13 @@ describe('node agent: a SPIFFE certificate from Citadel, served over SDS', () =>
     const stream = openRawAdsStream(`unix://${socketPath}`, 'StreamSecrets');
     try {
       stream.send({ node: { id: 'sidecar~127.0.0.1~a.billing~billing.svc.cluster.local' }, type_url: TYPE_URL.SECRET, resource_names: ['default', 'ROOTCA'] });
-      const res = (await stream.next(10_000)) as { version_info: string; resources: { type_url: string; value: Buffer }[] };
+      const res = (await stream.next(10_000)) as { version_info: string; resources: Secret[] };
       assert.equal(res.version_info, cert.serialNumber);
-      const secrets = new Map(
-        res.resources.map((any) => {
-          const s = decodeAny(any) as { name: string; tls_certificate?: { certificate_chain: { inline_bytes: Buffer }; private_key: { inline_bytes: Buffer } }; validation_context?: { trusted_ca: { inline_bytes: Buffer } } };
-          return [s.name, s];
-        }),
-      );
+      const secrets = new Map(res.resources.map((secret) => [secret.name, secret]));
       assert.deepEqual([...secrets.keys()].sort(), ['ROOTCA', 'default']);
-      assert.equal(secrets.get('default')?.tls_certificate?.certificate_chain.inline_bytes.toString(), cert.certChainPem);
-      assert.equal(secrets.get('default')?.tls_certificate?.private_key.inline_bytes.toString(), cert.privateKeyPem);
-      assert.equal(secrets.get('ROOTCA')?.validation_context?.trusted_ca.inline_bytes.toString(), cert.rootCertPem);
+      assert.equal(b64(secrets.get('default')?.tls_certificate?.certificate_chain.inline_bytes), cert.certChainPem);
+      assert.equal(b64(secrets.get('default')?.tls_certificate?.private_key.inline_bytes), cert.privateKeyPem);
+      assert.equal(b64(secrets.get('ROOTCA')?.validation_context?.trusted_ca.inline_bytes), cert.rootCertPem);
     } finally {
       stream.close();
     }
