@@ -16,12 +16,14 @@ import type { MeshStats } from './stats';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
-function badRequest(socket: net.Socket | import('node:stream').Duplex, status: 400 | 431): void {
+const REASONS = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' } as const;
+
+function badRequest(socket: net.Socket | import('node:stream').Duplex, status: keyof typeof REASONS): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const reason = REASONS[status];
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
@@ -80,6 +82,8 @@ export class HttpListener {
       requestTimeout: hcmCfg.requestTimeoutMs,
       headersTimeout: hcmCfg.requestHeadersTimeoutMs > 0 ? hcmCfg.requestHeadersTimeoutMs : 60_000,
       keepAliveTimeout: hcmCfg.idleTimeoutMs,
+      // How often Node checks header/request timeouts (default 30 s): coarse, but not coarser than the timeouts.
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(Math.min(hcmCfg.requestHeadersTimeoutMs || 60_000, hcmCfg.requestTimeoutMs || 60_000) / 4))),
       requireHostHeader: true,
       insecureHTTPParser: false,
       noDelay: true,
@@ -90,11 +94,11 @@ export class HttpListener {
       if (overflow) this.stats.server.http_431_rejected++;
       else this.stats.server.http_400_rejected++;
       this.log.debug('malformed request', { listener: cfg.name, code: err.code, error: err.message });
-      if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (err.code === 'ECONNRESET') {
         socket.destroy();
         return;
       }
-      badRequest(socket, overflow ? 431 : 400);
+      badRequest(socket, overflow ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     };
     if (cfg.tls) {
       const alpn = cfg.tls.alpn.length > 0 ? cfg.tls.alpn : hcmCfg.codec === 'HTTP1' ? ['http/1.1'] : ['h2', 'http/1.1'];
@@ -119,6 +123,9 @@ export class HttpListener {
     } else {
       this.h1 = http.createServer(h1opts, onRequest);
       this.h1.on('clientError', onClientError);
+      // This server never listens itself (connections are handed to it), so start Node's timeout
+      // bookkeeping (headers/request timeouts) the way listen() would.
+      this.h1.emit('listening');
       this.h2 = hcmCfg.codec === 'HTTP1' ? undefined : http2.createServer({ settings: h2settings }, onRequest);
       this.h2?.on('sessionError', () => undefined);
       const codec = hcmCfg.codec;
@@ -190,6 +197,7 @@ export class HttpListener {
     this.draining = true;
     this.server.close();
     this.h1.closeIdleConnections();
+    this.h1.close(() => undefined);
     const deadline = Date.now() + ms;
     while (this.activeRequests() > 0 && Date.now() < deadline) {
       for (const m of this.managers) if (m.active === 0 && m !== this.hcm) this.managers.delete(m);
