@@ -1,16 +1,16 @@
 /**
- * X.509 v3 certificate construction with node-forge's ASN.1 and extension encoders. Issuer name, subject
- * key and signature algorithm are spliced in as exact DER (forge cannot represent EC keys, and the issuer
- * name must match the CA certificate's subject byte for byte); the Signer computes the signature.
+ * X.509 v3 certificate construction: node-forge encodes the extensions (basic constraints, key usage,
+ * extended key usage, SANs, key identifiers), names and times; issuer name, subject key and signature
+ * algorithm are spliced in as exact DER (forge cannot represent EC keys, and the issuer name must match
+ * the CA certificate's subject byte for byte); the Signer computes the signature.
  */
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
-import { fromDer, toDer, type Asn1 } from './der';
+import { encodeTlv, toDer, type Asn1 } from './der';
 import type { Signer } from './signer';
 
 const { asn1 } = forge;
 const U = asn1.Class.UNIVERSAL;
-const CTX = asn1.Class.CONTEXT_SPECIFIC;
 
 /** An extension in node-forge's object form (`{name, critical, ...fields}` or `{id, value}`). */
 export type Extension = Record<string, unknown>;
@@ -44,36 +44,38 @@ export function randomSerial(): Buffer {
   return serial;
 }
 
-function time(date: Date): Asn1 {
+function time(date: Date): Buffer {
   return date.getUTCFullYear() < 2050
-    ? asn1.create(U, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
-    : asn1.create(U, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
+    ? encodeTlv(0x17, Buffer.from(asn1.dateToUtcTime(date), 'latin1'))
+    : encodeTlv(0x18, Buffer.from(asn1.dateToGeneralizedTime(date), 'latin1'));
 }
 
-/** Encodes the extensions through forge (which fills in values from the named fields). */
-function extensionsAsn1(extensions: Extension[]): Asn1 {
+/** Encodes the extensions through forge (which fills in values from the named fields), as [3] { SEQUENCE }. */
+function extensionsDer(extensions: Extension[]): Buffer {
   const holder = forge.pki.createCertificate();
   holder.setExtensions(extensions as unknown as Parameters<typeof holder.setExtensions>[0]);
-  return pkiExt.certificateExtensionsToAsn1(holder.extensions as unknown as Extension[]);
+  return toDer(pkiExt.certificateExtensionsToAsn1(holder.extensions as unknown as Extension[]));
 }
 
-/** Builds, signs and returns the DER certificate. */
+const VERSION_3 = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02]);
+
+/**
+ * Builds, signs and returns the DER certificate. The pieces that arrive as exact DER (issuer, subject,
+ * key, algorithm) are concatenated as they are; forge encodes the extensions.
+ */
 export async function buildCertificate(spec: CertificateSpec, signer: Signer): Promise<Buffer> {
-  const algorithm = fromDer(signer.algorithmIdentifier);
-  const tbs = asn1.create(U, asn1.Type.SEQUENCE, true, [
-    asn1.create(CTX, 0, true, [asn1.create(U, asn1.Type.INTEGER, false, String.fromCharCode(2))]),
-    asn1.create(U, asn1.Type.INTEGER, false, randomSerial().toString('binary')),
-    algorithm,
-    fromDer(spec.issuerName),
-    asn1.create(U, asn1.Type.SEQUENCE, true, [time(spec.notBefore), time(spec.notAfter)]),
-    fromDer(spec.subjectName),
-    fromDer(spec.spki),
-    extensionsAsn1(spec.extensions),
+  const tbs = encodeTlv(0x30, [
+    VERSION_3,
+    encodeTlv(0x02, randomSerial()),
+    signer.algorithmIdentifier,
+    spec.issuerName,
+    encodeTlv(0x30, [time(spec.notBefore), time(spec.notAfter)]),
+    spec.subjectName,
+    spec.spki,
+    extensionsDer(spec.extensions),
   ]);
-  const tbsDer = toDer(tbs);
-  const signature = await signer.sign(tbsDer);
-  const bits = Buffer.concat([Buffer.from([0]), signature]).toString('binary');
-  return toDer(asn1.create(U, asn1.Type.SEQUENCE, true, [fromDer(tbsDer), fromDer(signer.algorithmIdentifier), asn1.create(U, asn1.Type.BITSTRING, false, bits)]));
+  const signature = await signer.sign(tbs);
+  return encodeTlv(0x30, [tbs, signer.algorithmIdentifier, encodeTlv(0x03, [Buffer.from([0]), signature])]);
 }
 
 /** Extensions of a workload (or serving) certificate: not a CA, TLS client+server auth, SANs critical. */

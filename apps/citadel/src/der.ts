@@ -48,6 +48,18 @@ export function children(element: Tlv): Tlv[] {
   return out;
 }
 
+/** Encodes one DER element from a tag and its contents (definite length). */
+export function encodeTlv(tag: number, contents: Buffer | Buffer[]): Buffer {
+  const body = Array.isArray(contents) ? Buffer.concat(contents) : contents;
+  const n = body.length;
+  let header: Buffer;
+  if (n < 0x80) header = Buffer.from([tag, n]);
+  else if (n < 0x100) header = Buffer.from([tag, 0x81, n]);
+  else if (n < 0x10000) header = Buffer.from([tag, 0x82, n >> 8, n & 0xff]);
+  else header = Buffer.from([tag, 0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+  return Buffer.concat([header, body]);
+}
+
 export function fromDer(buf: Buffer): Asn1 {
   return asn1.fromDer(forge.util.createBuffer(buf.toString('binary')));
 }
