@@ -115,7 +115,8 @@ export class DeltaStream extends AdsStreamBase {
   }
 
   private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): void {
-    if (!snapshot.has(typeUrl)) return;
+    // Blocked: `held` still says what the client lacks; the catch-up push on 'drain' sends it.
+    if (!snapshot.has(typeUrl) || this.blocked) return;
     const available = snapshot.resources(typeUrl);
     const resources: SnapshotResource[] = [];
     const removed: string[] = [];

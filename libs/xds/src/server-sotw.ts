@@ -145,6 +145,10 @@ export class SotwStream extends AdsStreamBase {
     resend?: ReadonlySet<string>,
   ): void {
     if (!snapshot.has(typeUrl)) return;
+    if (this.blocked) {
+      state.evaluatedVersion = undefined; // looked at again on 'drain'
+      return;
+    }
     if (!force && !extra && !resend && state.evaluatedVersion === snapshot.version(typeUrl)) return;
     state.evaluatedVersion = extra ? undefined : snapshot.version(typeUrl);
     const available = snapshot.resources(typeUrl);

@@ -95,9 +95,23 @@ export abstract class AdsStreamBase {
     this.finish();
   }
 
+  /**
+   * True while the client does not read fast enough (grpc-js buffer full). Streams then send nothing more:
+   * their state still says what the client lacks, and on 'drain' one catch-up push sends the latest
+   * snapshot instead of every intermediate one (a slow proxy never makes the server buffer without bound).
+   */
+  protected blocked = false;
+
   protected write(response: unknown): void {
     if (this.closed) return;
-    this.call.write(response);
+    if (this.call.write(response) || this.blocked) return;
+    this.blocked = true;
+    this.log.debug('client is slow; holding pushes until it drains');
+    this.call.once('drain', () => {
+      this.blocked = false;
+      const snapshot = this.host.snapshotFor(this.nodeId);
+      if (snapshot && !this.closed) this.onSnapshot(snapshot);
+    });
   }
 
   private onData(req: unknown): void {

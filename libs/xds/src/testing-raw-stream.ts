@@ -11,6 +11,9 @@ export interface RawAdsStream<Req, Res> {
   next(timeoutMs?: number): Promise<Res>;
   /** Responses received and not yet read. */
   pending(): number;
+  /** Stop reading (the server's writes then back up through HTTP/2 flow control), and read again. */
+  pause(): void;
+  resume(): void;
   /** Resolves with the status when the server ends the stream. */
   status(): Promise<grpc.StatusObject>;
   close(): void;
@@ -60,6 +63,8 @@ export function openRawAdsStream<Req = Record<string, unknown>, Res = Record<str
       });
     },
     status: () => statusPromise,
+    pause: () => call.pause(),
+    resume: () => call.resume(),
     close: () => {
       call.cancel();
       client.close();
