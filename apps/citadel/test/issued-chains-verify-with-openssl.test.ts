@@ -94,6 +94,19 @@ describe('issued workload certificates verify with openssl and carry the SPIFFE 
     assert.equal(new X509Certificate(chain[0]).subjectAltName, `URI:${spiffe('ns1', 'sa1')}`);
   });
 
+  it('ignores what a CSR asks for beyond the key: a request for CA:TRUE still yields CA:FALSE, clientAuth+serverAuth only', async (t) => {
+    const openssl = requireDep(t, 'openssl');
+    if (!openssl) return;
+    const { csrPem } = await opensslCsr(openssl, work, 'wants-ca', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign'], [`URI:${spiffe('shop', 'cart')}`]);
+    const chain = await citadel.request(await citadel.token('shop', 'cart'), csrPem);
+    const leaf = new X509Certificate(chain[0]);
+    assert.equal(leaf.ca, false);
+    const verified = await opensslVerify(openssl, work, 'wants-ca', chain, await citadel.rootPem());
+    assert.equal(verified.code, 0, verified.stderr);
+    const text = await run(openssl, ['x509', '-in', path.join(work, 'wants-ca-leaf.pem'), '-noout', '-text']);
+    assert.doesNotMatch(text.stdout, /Certificate Sign/);
+  });
+
   it('a self-signed root with an EC P-256 key (--ca-key-type ec-p256) signs chains openssl accepts', async (t) => {
     const openssl = requireDep(t, 'openssl');
     if (!openssl) return;
