@@ -14,6 +14,7 @@
  */
 export * from './errors';
 export * from './protos';
+export * from './schema-check';
 export * from './node';
 export * from './validation';
 export * from './snapshot';
