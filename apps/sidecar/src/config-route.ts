@@ -173,7 +173,16 @@ function headerMutations(o: Obj, addKey: string, removeKey: string, path: string
     let action: HeaderOp['action'] = APPEND_ACTIONS[str(raw, 'append_action')] ?? 'append';
     const appendFlag = wrapped(raw, 'append');
     if (typeof appendFlag === 'boolean') action = appendFlag ? 'append' : 'overwrite';
-    add.push({ name: key, value: str(header ?? {}, 'value'), action });
+    const value = str(header ?? {}, 'value');
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(key)) {
+      issues.add(`${p}.header.key`, `"${key}" is not a valid header name`);
+      continue;
+    }
+    if (/[\r\n\0]/.test(value)) {
+      issues.add(`${p}.header.value`, 'must not contain CR, LF or NUL');
+      continue;
+    }
+    add.push({ name: key, value, action });
   }
   const remove = arr(o, removeKey, path, issues).filter((x): x is string => typeof x === 'string').map((s) => s.toLowerCase());
   return { add, remove };

@@ -74,7 +74,16 @@ export class HttpListener {
         }
         if (this.draining) res.setHeader('connection', 'close');
       }
-      this.hcm.handle(req, res);
+      try {
+        this.hcm.handle(req, res);
+      } catch (err) {
+        // Nothing a request carries may take the process down: answer 500 and log where it happened.
+        this.log.error('request handling failed', { code: 'MESH_ERR_SIDECAR_INTERNAL', listener: cfg.name, path: req.url, error: (err as Error).message });
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('internal error');
+        } else res.destroy();
+      }
     };
     const maxHeader = hcmCfg.maxRequestHeadersKb * 1024;
     const h1opts: http.ServerOptions = {

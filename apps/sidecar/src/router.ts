@@ -252,16 +252,25 @@ class UpstreamRequest {
 
   private sendHttp1(host: UpstreamHost): void {
     const s = this.s;
-    const req = http.request({
-      host: host.host,
-      port: host.port,
-      method: s.query.method,
-      path: this.path,
-      headers: this.headers,
-      agent: host.http1().agent,
-      setHost: false,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-    });
+    let req: http.ClientRequest;
+    try {
+      req = http.request({
+        host: host.host,
+        port: host.port,
+        method: s.query.method,
+        path: this.path,
+        headers: this.headers,
+        agent: host.http1().agent,
+        setHost: false,
+        maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
+      });
+    } catch (err) {
+      // A header value the client refuses (it should have been caught by validation): fail this request only.
+      host.activeRequests--;
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.fail(503, `upstream request refused: ${(err as Error).message}`);
+      return;
+    }
     this.current = req;
     req.on('response', (res) => {
       if (this.current !== req) {
