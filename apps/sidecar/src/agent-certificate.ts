@@ -94,11 +94,11 @@ export async function fetchWorkloadCertificate(options: CertificateSourceOptions
       timeoutMs: options.requestTimeoutMs ?? 10_000,
     });
   } catch (err) {
-    const e = err as grpc.ServiceError;
-    const status = grpc.status[e.code] ?? String(e.code);
-    const reason = e.details || e.message;
+    const e = err as Partial<grpc.ServiceError>;
+    const status = typeof e.code === 'number' ? (grpc.status[e.code] ?? String(e.code)) : 'no gRPC status';
+    const reason = e.details || e.message || String(err);
     if (typeof e.code === 'number' && REFUSALS.has(e.code)) throw agentErrors.create('AGENT_CA_REFUSED', { address, status, reason });
-    throw agentErrors.create('AGENT_CA_UNAVAILABLE', { address, status: String(status), reason });
+    throw agentErrors.create('AGENT_CA_UNAVAILABLE', { address, status, reason });
   }
   const receivedAt = new Date();
 
