@@ -36,15 +36,26 @@ export class AdsServer {
     this.host = this.makeHost();
   }
 
-  /** Adds the ADS and SDS services to a grpc-js Server (before bindAsync). */
-  register(server: grpc.Server): void {
+  /**
+   * Adds the ADS and SDS services to a grpc-js Server (before bindAsync); `{ ads: false }` registers SDS
+   * only (the sidecar agent's Unix socket), `{ sds: false }` ADS only.
+   */
+  register(server: grpc.Server, services: { ads?: boolean; sds?: boolean } = {}): void {
     const protos = loadXdsProtos();
     const ads = protos.serviceDefinition('envoy.service.discovery.v3.AggregatedDiscoveryService');
     const sds = protos.serviceDefinition('envoy.service.secret.v3.SecretDiscoveryService');
+    if (services.ads !== false) this.addAds(server, ads);
+    if (services.sds !== false) this.addSds(server, sds);
+  }
+
+  private addAds(server: grpc.Server, ads: grpc.ServiceDefinition): void {
     server.addService(ads, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new DeltaStream(this.host, call),
     });
+  }
+
+  private addSds(server: grpc.Server, sds: grpc.ServiceDefinition): void {
     server.addService(sds, {
       StreamSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call, SDS_TYPES),
       DeltaSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
@@ -101,9 +112,13 @@ export class AdsServer {
    * Convenience: a grpc-js Server with this service bound to `address` (e.g. '127.0.0.1:0'); resolves the
    * bound port. close() ends the streams and shuts the server down.
    */
-  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<{ port: number; server: grpc.Server; close(): Promise<void> }> {
+  async listen(
+    address: string,
+    credentials = grpc.ServerCredentials.createInsecure(),
+    services: { ads?: boolean; sds?: boolean } = {},
+  ): Promise<{ port: number; server: grpc.Server; close(): Promise<void> }> {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-    this.register(server);
+    this.register(server, services);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
