@@ -264,14 +264,28 @@ spec:
     console.log(`${proxies} proxies connected and configured in ${Date.now() - connectStart} ms`);
 
     let armId = 0;
+    const phases: Record<string, number[]> = {};
+    const phase = (name: string, v: number): void => {
+      (phases[name] ??= []).push(v);
+    };
     async function measure(typeUrl: string, change: () => void): Promise<number> {
+      const label = typeUrl === TYPE_URL.ENDPOINT ? 'eds' : 'full';
       const id = ++armId;
       child.send({ cmd: 'arm', typeUrl, id });
       await new Promise((r) => setTimeout(r, 50)); // let the arm message land before the change
       const t0 = performance.timeOrigin + performance.now();
       change();
       const res = await waitFor<{ times: number[] }>((m) => m.cmd === 'acked' && m.id === id, 30_000, `ACKs of ${typeUrl}`);
-      return Math.max(...res.times) - t0;
+      const last = Math.max(...res.times);
+      const lp = pilot.push.lastPush;
+      if (lp) {
+        // Where the time went: file write -> change seen -> push start -> snapshots handed off -> last ACK.
+        phase(`${label} watch`, lp.changeSeenAt - t0);
+        phase(`${label} debounce+context`, lp.startedAt - lp.changeSeenAt);
+        phase(`${label} generate+hand-off`, lp.handedOffAt - lp.startedAt);
+        phase(`${label} deliver+ACK`, last - lp.handedOffAt);
+      }
+      return last - t0;
     }
 
     const full: number[] = [];
@@ -291,6 +305,7 @@ spec:
       console.log(`eds push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (types ${lp?.types.join(',')}; generate ${lp?.generateMs} ms, hand-off ${lp?.distributeMs} ms)`);
     }
     const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+    console.log(`phases (p50 ms over all pushes): ${Object.entries(phases).map(([k, v]) => `${k} ${pct(v, 50)}`).join(', ')}`);
     await stop();
     console.log(
       JSON.stringify({

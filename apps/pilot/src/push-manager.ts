@@ -42,7 +42,20 @@ export class PushManager {
   private readonly debouncer: Debouncer<ConfigChange>;
   private readonly interner = new ResourceInterner();
   /** The last debounced push: what it cost (benchmarks and logs read it). */
-  lastPush: { version: string; types: string[]; proxies: number; classes: number; generateMs: number; distributeMs: number } | undefined;
+  lastPush:
+    | {
+        version: string;
+        types: string[];
+        proxies: number;
+        classes: number;
+        generateMs: number;
+        distributeMs: number;
+        /** Epoch ms (fractional): first change of the burst seen, push started, snapshots handed to the streams. */
+        changeSeenAt: number;
+        startedAt: number;
+        handedOffAt: number;
+      }
+    | undefined;
   private generateMsAcc = 0;
   /** type -> version -> when the change behind it was first seen (for convergence time). */
   private readonly pushStarted = new Map<string, number>();
@@ -112,6 +125,7 @@ export class PushManager {
     if (types.size === 1 && types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarry(before, this.push);
     if (types.size === 0) return;
     const started = Date.now();
+    const startedAt = performance.timeOrigin + performance.now();
     this.generateMsAcc = 0;
     const previous = new Map(this.classes);
     this.classes.clear();
@@ -145,6 +159,9 @@ export class PushManager {
       classes: this.classes.size,
       generateMs: Math.round(this.generateMsAcc),
       distributeMs: Math.round(totalMs - this.generateMsAcc),
+      changeSeenAt: firstAt,
+      startedAt,
+      handedOffAt: performance.timeOrigin + performance.now(),
     };
     this.opts.log.info('push', {
       version: this.push.version,
