@@ -3,7 +3,7 @@
  * a missing token file, an invalid identity, and Citadel unreachable at start-up.
  */
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@mesh/deps';
@@ -85,5 +85,28 @@ describe('node agent refusals', () => {
       return true;
     });
     assert.ok(opts.lines.some((l) => l.includes('first certificate request failed; retrying')), 'retried before giving up');
+  });
+
+  it('reads the token file on every renewal: a bad token there is refused, the old certificate kept, a good one works again', async () => {
+    const tokenDir = path.join(dir, 'rotating-token');
+    mkdirSync(tokenDir);
+    const tokenPath = await writeToken(path.join(dir, 'ca'), tokenDir, 'payments', 'ledger');
+    const good = readFileSync(tokenPath, 'utf8');
+    const opts = options(tokenPath, { rotation: { initialBackoffMs: 60_000 } });
+    const agent = await startNodeAgent(opts);
+    try {
+      const original = agent.current().serialNumber;
+      writeFileSync(tokenPath, 'expired-or-garbage\n');
+      await agent.rotateNow();
+      assert.equal(agent.current().serialNumber, original, 'the current certificate is kept');
+      assert.match(agent.status().lastError ?? '', /refused the certificate request \(UNAUTHENTICATED\)/);
+      assert.equal(agent.status().consecutiveFailures, 1);
+      writeFileSync(tokenPath, good);
+      await agent.rotateNow();
+      assert.notEqual(agent.current().serialNumber, original);
+      assert.equal(agent.status().consecutiveFailures, 0);
+    } finally {
+      await agent.stop();
+    }
   });
 });
