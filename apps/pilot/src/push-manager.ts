@@ -140,6 +140,7 @@ export class PushManager {
       for (const t of ALL_TYPES) {
         if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
       }
+      if (this.opts.ads.getSnapshot(nodeId) === cls.snapshot) continue;
       try {
         this.opts.ads.setSnapshot(nodeId, cls.snapshot);
         pushed++;
@@ -200,7 +201,9 @@ export class PushManager {
       versions.set(t, version);
       input[t] = { version, resources: list as XdsMessage[] };
     }
-    const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: new Snapshot(input) };
+    // Nothing changed for this class: keep the very same snapshot, so its proxies are not touched.
+    const unchanged = reuse !== undefined && ALL_TYPES.every((t) => versions.get(t) === reuse.versions.get(t));
+    const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: unchanged ? reuse.snapshot : new Snapshot(input) };
     this.classes.set(key, cls);
     this.generateMsAcc += performance.now() - t0;
     return cls;
