@@ -17,6 +17,8 @@ export type ChangeListener = (changes: ConfigChange[]) => void;
 
 export class ConfigStore {
   private readonly files = new Map<string, Map<number, ConfigObject>>();
+  /** Per file: its configs by key (first document wins within a file). */
+  private readonly fileKeys = new Map<string, Map<string, ConfigObject>>();
   /** Effective config by key: when a key is declared in several files, the file that sorts first wins. */
   private readonly effective = new Map<string, ConfigObject>();
   private readonly listeners: ChangeListener[] = [];
@@ -49,6 +51,12 @@ export class ConfigStore {
       }
     }
     this.files.set(file, next);
+    const byKey = new Map<string, ConfigObject>();
+    for (const c of next.values()) {
+      const key = configKey(c);
+      if (!byKey.has(key)) byKey.set(key, c);
+    }
+    this.fileKeys.set(file, byKey);
     this.update([...previous.values(), ...next.values()].map(configKey));
     return kept;
   }
@@ -57,6 +65,7 @@ export class ConfigStore {
     const previous = this.files.get(file);
     if (!previous) return;
     this.files.delete(file);
+    this.fileKeys.delete(file);
     this.update([...previous.values()].map(configKey));
   }
 
@@ -69,14 +78,10 @@ export class ConfigStore {
 
   private winner(key: string): ConfigObject | undefined {
     let best: { file: string; config: ConfigObject } | undefined;
-    for (const [file, docs] of this.files) {
+    for (const [file, byKey] of this.fileKeys) {
       if (best && file >= best.file) continue;
-      for (const c of docs.values()) {
-        if (configKey(c) === key) {
-          best = { file, config: c };
-          break;
-        }
-      }
+      const config = byKey.get(key);
+      if (config) best = { file, config };
     }
     return best?.config;
   }
