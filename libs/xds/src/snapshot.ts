@@ -99,10 +99,12 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
 export class Snapshot {
   private readonly types = new Map<string, { version: string; resources: Map<string, SnapshotResource> }>();
   private problems: string[] | undefined;
+  private nameProblems: string[] | undefined;
 
   /**
    * Builds a snapshot; every resource is encoded here (once per resource object), so an unencodable
-   * resource throws MESH_ERR_XDS_ENCODE now, not while a proxy waits. Duplicate names: the last one wins.
+   * resource throws MESH_ERR_XDS_ENCODE now, not while a proxy waits. Duplicate or empty names are
+   * consistency problems (setSnapshot refuses the snapshot).
    */
   constructor(input: SnapshotInput) {
     for (const [typeUrl, content] of Object.entries(input) as [XdsTypeUrl, SnapshotTypeInput][]) {
@@ -112,6 +114,8 @@ export class Snapshot {
         const message = resource as XdsMessage;
         const name = resourceName(typeUrl, message);
         const enc = encodeCached(typeUrl, message);
+        if (name === '') (this.nameProblems ??= []).push(`a ${shortTypeName(typeUrl)} without a name`);
+        else if (resources.has(name)) (this.nameProblems ??= []).push(`duplicate ${shortTypeName(typeUrl)} "${name}"`);
         resources.set(name, new Entry(name, message, enc));
       }
       this.types.set(typeUrl, { version: content.version, resources });
@@ -150,7 +154,7 @@ export class Snapshot {
   }
 
   private findProblems(): string[] {
-    const problems: string[] = [];
+    const problems: string[] = [...(this.nameProblems ?? [])];
     const routes = this.resources(TYPE_URL.ROUTE);
     for (const [listener, entry] of this.resources(TYPE_URL.LISTENER)) {
       for (const name of referencedRouteNames(entry.resource)) {
@@ -195,4 +199,8 @@ export function referencedRouteNames(listener: XdsMessage): string[] {
     }
   }
   return names;
+}
+
+function shortTypeName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
 }

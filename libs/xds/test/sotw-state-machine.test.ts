@@ -217,6 +217,12 @@ describe('SotW ADS state machine', () => {
         err.code === 'MESH_ERR_XDS_SNAPSHOT_INVALID' && /missing route "routes"/.test(err.message) && /missing endpoints "a"/.test(err.message),
     );
     assert.equal(server.ads.getSnapshot(id), good);
+    const duplicate = new Snapshot({
+      [TYPE_URL.CLUSTER]: { version: 'v3', resources: [pick(TYPE_URL.CLUSTER, 'a'), pick(TYPE_URL.CLUSTER, 'a')] },
+      [TYPE_URL.ENDPOINT]: { version: 'v3', resources: [pick(TYPE_URL.ENDPOINT, 'a')] },
+    });
+    assert.throws(() => server.ads.setSnapshot(id, duplicate), /duplicate Cluster "a"/);
+    assert.equal(server.ads.getSnapshot(id), good);
   });
 
   it('ends a stream that asks for an unknown type with INVALID_ARGUMENT and keeps serving others', async () => {
