@@ -26,6 +26,8 @@ export interface WorkloadCertificate {
   receivedAt: Date;
   /** Leaf serial number (hex), to tell certificates apart in logs and tests. */
   serialNumber: string;
+  /** The root that ended the chain Citadel returned (kept trusted while this certificate is in use). */
+  chainRootPem?: string;
 }
 
 export interface CertificateSourceOptions {
@@ -58,6 +60,20 @@ function splitPem(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : `${p}\n`)) ?? [];
 }
 
+/** The roots of the CA root file, plus the root of our own chain when the file lacks it. */
+export function trustBundle(fileRoots: readonly string[], chainRoot: string | undefined): string {
+  const trust = [...fileRoots];
+  if (chainRoot && !fileRoots.some((r) => r.trim() === chainRoot.trim())) trust.push(chainRoot);
+  return trust.join('');
+}
+
+/** Reads the CA root file; the certificates in it, in order. */
+export async function readRootBundle(path: string): Promise<string[]> {
+  const roots = splitPem(await readText(path, (error) => agentErrors.create('AGENT_ROOT_UNREADABLE', { path, error })));
+  if (roots.length === 0) throw agentErrors.create('AGENT_ROOT_UNREADABLE', { path, error: 'no PEM certificate in it' });
+  return roots;
+}
+
 async function readText(path: string, fail: (error: string) => MeshError): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -76,9 +92,7 @@ export async function fetchWorkloadCertificate(options: CertificateSourceOptions
   const address = options.caAddress;
   const token = (await readText(options.tokenPath, (error) => agentErrors.create('AGENT_TOKEN_UNREADABLE', { path: options.tokenPath, error }))).trim();
   if (token === '') throw agentErrors.create('AGENT_TOKEN_UNREADABLE', { path: options.tokenPath, error: 'the file is empty' });
-  const rootBundle = await readText(options.caRootCertPath, (error) => agentErrors.create('AGENT_ROOT_UNREADABLE', { path: options.caRootCertPath, error }));
-  const roots = splitPem(rootBundle);
-  if (roots.length === 0) throw agentErrors.create('AGENT_ROOT_UNREADABLE', { path: options.caRootCertPath, error: 'no PEM certificate in it' });
+  const roots = await readRootBundle(options.caRootCertPath);
 
   const { privateKey, privateKeyPem } = await generateWorkloadKey(options.keyKind ?? 'ec-p256');
   const csrPem = createCsr({ privateKey, uris: [options.identity.spiffeId] });
@@ -124,16 +138,15 @@ export async function fetchWorkloadCertificate(options: CertificateSourceOptions
   // The last certificate of a chain longer than one is the root: trusted via rootCertPem, not sent.
   const chainRoot = pems.length > 1 ? (pems[pems.length - 1] as string) : undefined;
   const certChain = chainRoot ? pems.slice(0, -1) : pems;
-  const trust = [...roots];
-  if (chainRoot && !roots.some((r) => r.trim() === chainRoot.trim())) trust.push(chainRoot);
   return {
     identity: options.identity.spiffeId,
     certChainPem: certChain.join(''),
     privateKeyPem,
-    rootCertPem: trust.join(''),
+    rootCertPem: trustBundle(roots, chainRoot),
     notBefore,
     notAfter,
     receivedAt,
     serialNumber: leaf.serialNumber,
+    chainRootPem: chainRoot,
   };
 }

@@ -95,6 +95,19 @@ export class CertificateRotator {
     await this.attempt();
   }
 
+  /**
+   * A new trust bundle with the same certificate (a root rotation in its overlap period): subscribers are
+   * told as for a rotation. Returns false when the bundle is unchanged.
+   */
+  updateRoots(rootCertPem: string): boolean {
+    if (this.stopped || rootCertPem === this.cert.rootCertPem) return false;
+    const previous = this.cert;
+    this.cert = { ...previous, rootCertPem };
+    this.logger.info('trust bundle changed', { identity: previous.identity, serial: previous.serialNumber });
+    this.notify(this.cert, previous);
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     this.clearTimer();
@@ -170,6 +183,11 @@ export class CertificateRotator {
       previousSerial: previous.serialNumber,
       notAfter: next.notAfter.toISOString(),
     });
+    this.notify(next, previous);
+    this.scheduleRenewal();
+  }
+
+  private notify(next: WorkloadCertificate, previous: WorkloadCertificate): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(next, previous);
@@ -177,6 +195,5 @@ export class CertificateRotator {
         this.logger.error('certificate rotation subscriber failed', { identity: next.identity, err });
       }
     }
-    this.scheduleRenewal();
   }
 }

@@ -5,6 +5,7 @@
  * AdsServer; every node that connects gets the same snapshot, and a new certificate is pushed to all of
  * them.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@mesh/runtime';
@@ -15,11 +16,16 @@ import { agentErrors } from './agent-errors';
 export const SDS_CERTIFICATE_NAME = 'default';
 export const SDS_ROOT_NAME = 'ROOTCA';
 
-/** The two SDS resources of a certificate, as a snapshot; the version is the leaf's serial number. */
+/** The SDS version of a certificate: its serial, and a digest of the trust bundle (roots rotate alone). */
+export function secretVersion(cert: WorkloadCertificate): string {
+  return `${cert.serialNumber}-${createHash('sha256').update(cert.rootCertPem).digest('hex').slice(0, 8)}`;
+}
+
+/** The two SDS resources of a certificate, as a snapshot. */
 export function secretSnapshot(cert: WorkloadCertificate): Snapshot {
   return new Snapshot({
     [TYPE_URL.SECRET]: {
-      version: cert.serialNumber,
+      version: secretVersion(cert),
       resources: [tlsCertificateSecret(SDS_CERTIFICATE_NAME, cert.certChainPem, cert.privateKeyPem), validationContextSecret(SDS_ROOT_NAME, cert.rootCertPem)],
     },
   });

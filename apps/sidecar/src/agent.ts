@@ -10,7 +10,7 @@
  */
 import type { Logger } from '@mesh/runtime';
 import type { WorkloadKeyKind } from '@mesh/xds';
-import { fetchWorkloadCertificate, isRetryable, type CertificateSourceOptions, type WorkloadCertificate } from './agent-certificate';
+import { fetchWorkloadCertificate, isRetryable, readRootBundle, trustBundle, type CertificateSourceOptions, type WorkloadCertificate } from './agent-certificate';
 import { workloadIdentity, type WorkloadIdentity, type WorkloadIdentityOptions } from './agent-identity';
 import { CertificateRotator, type RotateListener, type RotationOptions, type RotationStatus } from './agent-rotation';
 import { SdsServer } from './agent-sds';
@@ -31,6 +31,8 @@ export interface NodeAgentOptions {
   /** Serve SDS on this Unix socket path (absent: no SDS). */
   sdsSocketPath?: string;
   rotation?: RotationOptions;
+  /** How often the CA root file is re-read for a new trust bundle (default 60 s; 0 disables). */
+  rootCheckIntervalMs?: number;
   /**
    * How long the first certificate may take while Citadel is unreachable (default 60 s). A refusal
    * (bad token, identity mismatch) fails at once.
@@ -47,6 +49,8 @@ export interface NodeAgent {
   /** Called with each new certificate; returns the unsubscribe function. */
   onRotate(listener: RotateListener): () => void;
   rotateNow(): Promise<void>;
+  /** Re-reads the CA root file now; true when the trust bundle changed (and was pushed). */
+  refreshRoots(): Promise<boolean>;
   status(): RotationStatus;
   stop(): Promise<void>;
 }
@@ -86,14 +90,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const sds = options.sdsSocketPath ? await SdsServer.listen(options.sdsSocketPath, initial, logger) : undefined;
   const rotator = new CertificateRotator(initial, () => fetchWorkloadCertificate(source), logger, options.rotation);
   if (sds) rotator.onRotate((cert) => sds.update(cert));
+
+  // Istio's agent follows the mounted root: a root rotation's overlap bundle reaches SDS and subscribers
+  // without waiting for the next certificate.
+  const refreshRoots = async (): Promise<boolean> => {
+    const roots = await readRootBundle(options.caRootCertPath);
+    return rotator.updateRoots(trustBundle(roots, rotator.current().chainRootPem));
+  };
+  const rootCheckMs = options.rootCheckIntervalMs ?? 60_000;
+  const rootTimer =
+    rootCheckMs > 0
+      ? setInterval(() => {
+          refreshRoots().catch((err: Error) => logger.warn('cannot re-read the CA root file; keeping the trust bundle', { path: options.caRootCertPath, err: err.message }));
+        }, rootCheckMs).unref()
+      : undefined;
+
   return {
     identity,
     sdsSocketPath: options.sdsSocketPath,
     current: () => rotator.current(),
     onRotate: (listener) => rotator.onRotate(listener),
     rotateNow: () => rotator.rotateNow(),
+    refreshRoots,
     status: () => rotator.status(),
     async stop() {
+      if (rootTimer) clearInterval(rootTimer);
       rotator.stop();
       await sds?.close();
       logger.info('node agent stopped');

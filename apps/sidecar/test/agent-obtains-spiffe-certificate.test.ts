@@ -12,6 +12,7 @@ import { requireDep } from '@mesh/deps';
 import { TYPE_URL } from '@mesh/xds';
 import { openRawAdsStream } from '@mesh/xds/testing';
 import { startNodeAgent, type NodeAgent } from '../src/agent';
+import { secretVersion } from '../src/agent-sds';
 import { ensureCitadelBuilt, recordingLogger, removeDir, run, startCitadel, tempDir, writeToken, type CitadelProcess } from './agent-harness';
 
 /** A Secret as the raw stream decodes it (bytes fields as base64). */
@@ -89,7 +90,7 @@ describe('node agent: a SPIFFE certificate from Citadel, served over SDS', () =>
     try {
       stream.send({ node: { id: 'sidecar~127.0.0.1~a.billing~billing.svc.cluster.local' }, type_url: TYPE_URL.SECRET, resource_names: ['default', 'ROOTCA'] });
       const res = (await stream.next(10_000)) as { version_info: string; resources: Secret[] };
-      assert.equal(res.version_info, cert.serialNumber);
+      assert.equal(res.version_info, secretVersion(cert));
       const secrets = new Map(res.resources.map((secret) => [secret.name, secret]));
       assert.deepEqual([...secrets.keys()].sort(), ['ROOTCA', 'default']);
       assert.equal(b64(secrets.get('default')?.tls_certificate?.certificate_chain.inline_bytes), cert.certChainPem);

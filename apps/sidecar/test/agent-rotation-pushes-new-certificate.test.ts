@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { TYPE_URL } from '@mesh/xds';
 import { openRawAdsStream } from '@mesh/xds/testing';
 import { startNodeAgent, type NodeAgent } from '../src/agent';
+import { secretVersion } from '../src/agent-sds';
 import type { WorkloadCertificate } from '../src/agent-certificate';
 import { ensureCitadelBuilt, recordingLogger, removeDir, startCitadel, tempDir, writeToken, type CitadelProcess } from './agent-harness';
 
@@ -64,7 +65,7 @@ describe('node agent rotation', () => {
     try {
       stream.send({ node: { id: 'envoy-rotation-test' }, type_url: TYPE_URL.SECRET, resource_names: ['default', 'ROOTCA'] });
       const initial = (await stream.next(10_000)) as unknown as SdsResponse;
-      assert.equal(initial.version_info, first.serialNumber);
+      assert.equal(initial.version_info, secretVersion(first));
       stream.send({ node: { id: 'envoy-rotation-test' }, type_url: TYPE_URL.SECRET, resource_names: ['default', 'ROOTCA'], version_info: initial.version_info, response_nonce: initial.nonce });
 
       const pushed = (await stream.next(LIFETIME_S * 1000 + 5000)) as unknown as SdsResponse;
@@ -77,7 +78,7 @@ describe('node agent rotation', () => {
       assert.ok(cert.notAfter.getTime() > first.notAfter.getTime());
       assert.equal(agent.current().serialNumber, cert.serialNumber);
 
-      assert.equal(pushed.version_info, cert.serialNumber, 'SDS pushed the new version');
+      assert.equal(pushed.version_info, secretVersion(cert), 'SDS pushed the new version');
       const chain = Buffer.from(pushed.resources.find((r) => r.name === 'default')?.tls_certificate?.certificate_chain.inline_bytes ?? '', 'base64').toString();
       assert.equal(new X509Certificate(chain).serialNumber, cert.serialNumber, 'SDS pushed the new certificate');
       // SotW for SDS resends only what changed: the root bundle is the same, so only `default` comes.
