@@ -122,7 +122,11 @@ export class PushManager {
     const types = typesFor(changes.map((c) => c.kind));
     const before = this.push;
     this.push = this.newPushContext();
-    if (types.size === 1 && types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarry(before, this.push);
+    if (types.size === 1 && types.has(TYPE_URL.ENDPOINT)) {
+      // Only WorkloadEntries changed: only services of their namespaces can have new endpoints.
+      const namespaces = new Set(changes.map((c) => (c.after ?? c.before)?.meta.namespace ?? ''));
+      this.push.edsCarry = this.edsCarry(before, this.push, namespaces);
+    }
     if (types.size === 0) return;
     const started = Date.now();
     const startedAt = performance.timeOrigin + performance.now();
@@ -210,13 +214,14 @@ export class PushManager {
   }
 
   /** Previous assignments by name, and the hosts whose endpoints differ between two pushes. */
-  private edsCarry(before: PushContext, after: PushContext): PushContext['edsCarry'] {
+  private edsCarry(before: PushContext, after: PushContext, namespaces: ReadonlySet<string>): PushContext['edsCarry'] {
     const previous = new Map<string, object>();
     for (const cls of this.classes.values()) {
       for (const r of cls.resources.get(TYPE_URL.ENDPOINT) ?? []) previous.set(String((r as { cluster_name?: unknown }).cluster_name), r);
     }
     const dirtyHosts = new Set<string>();
     for (const s of after.registry.services()) {
+      if (!namespaces.has(s.namespace)) continue;
       const old = before.registry.service(s.hostname);
       if (!old || JSON.stringify(old.ports) !== JSON.stringify(s.ports)) {
         dirtyHosts.add(s.hostname);
