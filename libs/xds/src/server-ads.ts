@@ -146,6 +146,7 @@ export class AdsServer {
     const opts = this.options;
     return {
       logger: this.logger,
+      warmingTimeoutMs: opts.warmingTimeoutMs ?? 5000,
       snapshotFor: (nodeId) => this.snapshots.get(nodeId),
       attach: async (stream) => {
         this.streams.add(stream);

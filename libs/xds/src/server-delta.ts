@@ -33,6 +33,8 @@ type RemovalMode = 'all' | 'none' | 'only';
 
 export class DeltaStream extends AdsStreamBase {
   private readonly types = new Map<string, DeltaTypeState>();
+  /** A push waiting for new clusters to get their endpoints before listeners and routes go out. */
+  private deferred: { waiting: Set<string>; timer: NodeJS.Timeout } | undefined;
 
   constructor(host: StreamHost, call: grpc.ServerDuplexStream<unknown, unknown>) {
     super(host, call, 'delta');
@@ -87,14 +89,17 @@ export class DeltaStream extends AdsStreamBase {
     // Subscription changes count even with a stale nonce: Delta requests are not full state.
     const diff = state.subscription.apply(req.resource_names_subscribe ?? [], req.resource_names_unsubscribe ?? [], first);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
-    if (first || diff.added.length > 0 || diff.wildcardChanged) {
+    const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
+    if ((first || diff.added.length > 0 || diff.wildcardChanged) && !heldBack) {
       const snapshot = this.host.snapshotFor(this.nodeId);
       if (snapshot) this.sendType(typeUrl, state, snapshot, 'all', first);
     }
+    if (typeUrl === TYPE_URL.ENDPOINT) this.resumeIfWarm();
   }
 
   onSnapshot(snapshot: Snapshot): void {
     if (!this.ready || this.closed) return;
+    this.cancelDeferred();
     // A changed EDS cluster is rebuilt by the client and warms until it gets its endpoints again, even if
     // they did not change: forget that the client holds them, so they are resent after CDS.
     const cds = this.types.get(TYPE_URL.CLUSTER);
@@ -107,11 +112,53 @@ export class DeltaStream extends AdsStreamBase {
         if (service !== undefined) eds.held.delete(service);
       }
     }
-    for (const typeUrl of PUSH_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (state) this.sendType(typeUrl, state, snapshot, typeUrl === TYPE_URL.CLUSTER ? 'none' : 'all', false);
+    const clustersBefore = cds ? new Set(cds.held.keys()) : undefined;
+    if (cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'none', false);
+    if (eds) this.sendType(TYPE_URL.ENDPOINT, eds, snapshot, 'all', false);
+    // New EDS clusters warm until the client subscribes to their endpoints and gets them: listeners and
+    // routes that point at them wait until then (bounded by warmingTimeoutMs).
+    const waiting = cds && eds && clustersBefore ? unwarmedClusters(cds, eds, snapshot, clustersBefore) : undefined;
+    if (waiting && (this.types.has(TYPE_URL.LISTENER) || this.types.has(TYPE_URL.ROUTE))) {
+      const timer = setTimeout(() => {
+        this.log.warn('new clusters did not warm in time; pushing listeners and routes anyway', { clusters: [...waiting] });
+        this.finishPush();
+      }, this.host.warmingTimeoutMs);
+      timer.unref();
+      this.deferred = { waiting, timer };
+      return;
     }
+    this.finishPush();
+  }
+
+  /** The rest of a push: listeners, routes, secrets, then cluster removals. */
+  private finishPush(): void {
+    this.cancelDeferred();
+    const snapshot = this.host.snapshotFor(this.nodeId);
+    if (!snapshot || this.closed) return;
+    for (const typeUrl of PUSH_ORDER) {
+      if (typeUrl === TYPE_URL.CLUSTER || typeUrl === TYPE_URL.ENDPOINT) continue;
+      const state = this.types.get(typeUrl);
+      if (state) this.sendType(typeUrl, state, snapshot, 'all', false);
+    }
+    const cds = this.types.get(TYPE_URL.CLUSTER);
     if (cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'only', false);
+  }
+
+  private cancelDeferred(): void {
+    if (!this.deferred) return;
+    clearTimeout(this.deferred.timer);
+    this.deferred = undefined;
+  }
+
+  private resumeIfWarm(): void {
+    const eds = this.types.get(TYPE_URL.ENDPOINT);
+    if (!this.deferred || !eds) return;
+    for (const name of this.deferred.waiting) if (!eds.held.has(name)) return;
+    this.finishPush();
+  }
+
+  protected override onClose(): void {
+    this.cancelDeferred();
   }
 
   private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): void {
@@ -160,4 +207,17 @@ export class DeltaStream extends AdsStreamBase {
     for (const [typeUrl, s] of this.types) out.push({ typeUrl, subscribed: s.subscription.describe(), ...s.progress });
     return out;
   }
+}
+
+/** EDS service names of clusters new to the client whose endpoints it does not hold yet. */
+function unwarmedClusters(cds: DeltaTypeState, eds: DeltaTypeState, snapshot: Snapshot, before: ReadonlySet<string>): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  const clusters = snapshot.resources(TYPE_URL.CLUSTER);
+  for (const name of cds.held.keys()) {
+    if (before.has(name)) continue;
+    const r = clusters.get(name);
+    const service = r ? edsServiceName(r.resource) : undefined;
+    if (service !== undefined && !eds.held.has(service)) (out ??= new Set()).add(service);
+  }
+  return out;
 }

@@ -38,6 +38,8 @@ interface SotwTypeState {
 
 export class SotwStream extends AdsStreamBase {
   private readonly types = new Map<string, SotwTypeState>();
+  /** A push waiting for new clusters to get their endpoints before listeners and routes go out. */
+  private deferred: { waiting: Set<string>; removeStale: boolean; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     host: StreamHost,
@@ -100,36 +102,93 @@ export class SotwStream extends AdsStreamBase {
     if (diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged) state.evaluatedVersion = undefined;
     // An unsubscribed name is forgotten: if it comes back, the client gets it again.
     if (!state.subscription.wildcard) for (const name of diff.removed) state.sentResources.delete(name);
-    if (first || diff.added.length > 0 || diff.wildcardChanged) {
+    const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
+    if ((first || diff.added.length > 0 || diff.wildcardChanged) && !heldBack) {
       const snapshot = this.host.snapshotFor(this.nodeId);
       if (snapshot) this.sendType(typeUrl, state, snapshot, false);
     }
+    if (typeUrl === TYPE_URL.ENDPOINT) this.resumeIfWarm();
   }
 
   onSnapshot(snapshot: Snapshot): void {
     if (!this.ready || this.closed) return;
+    this.cancelDeferred();
     const cds = this.types.get(TYPE_URL.CLUSTER);
+    const eds = this.types.get(TYPE_URL.ENDPOINT);
     // A changed EDS cluster is rebuilt by the client and warms until it gets its endpoints again, even if
     // they did not change: resend those (Envoy does not re-request them).
     const edsAgain = cds && snapshot.version(TYPE_URL.CLUSTER) !== cds.evaluatedVersion ? changedEdsNames(cds, snapshot) : undefined;
+    const clustersBefore = cds ? new Set(cds.sentResources.keys()) : undefined;
     // Make before break: if clusters disappear, first send CDS with the old ones still in, and remove them
     // last, once listeners and routes no longer point at them.
-    let removeStaleClusters = false;
+    let removeStale = false;
     if (cds && cds.sentOnce && snapshot.has(TYPE_URL.CLUSTER) && snapshot.version(TYPE_URL.CLUSTER) !== cds.progress.sentVersion) {
       const next = snapshot.resources(TYPE_URL.CLUSTER);
       const stale = [...cds.sentResources.keys()].filter((n) => !next.has(n));
       if (stale.length > 0 && (this.types.has(TYPE_URL.LISTENER) || this.types.has(TYPE_URL.ROUTE))) {
-        removeStaleClusters = true;
-        const keep = new Map(cds.sentResources);
-        this.sendType(TYPE_URL.CLUSTER, cds, snapshot, false, keep);
+        removeStale = true;
+        this.sendType(TYPE_URL.CLUSTER, cds, snapshot, false, new Map(cds.sentResources));
       }
     }
-    for (const typeUrl of PUSH_ORDER) {
-      if (removeStaleClusters && typeUrl === TYPE_URL.CLUSTER) continue;
-      const state = this.types.get(typeUrl);
-      if (state) this.sendType(typeUrl, state, snapshot, false, undefined, typeUrl === TYPE_URL.ENDPOINT ? edsAgain : undefined);
+    if (cds && !removeStale) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, false);
+    if (eds) this.sendType(TYPE_URL.ENDPOINT, eds, snapshot, false, undefined, edsAgain);
+    // New EDS clusters warm until the client asks for their endpoints and gets them: routes that point at
+    // them wait until then (bounded by warmingTimeoutMs), or requests would fail with "no cluster".
+    const waiting = cds && eds && clustersBefore ? this.unwarmedClusters(cds, eds, clustersBefore) : undefined;
+    if (waiting && (this.types.has(TYPE_URL.LISTENER) || this.types.has(TYPE_URL.ROUTE))) {
+      this.log.debug('holding listeners and routes until new clusters have endpoints', { clusters: [...waiting] });
+      const timer = setTimeout(() => {
+        this.log.warn('new clusters did not warm in time; pushing listeners and routes anyway', { clusters: [...waiting] });
+        this.finishPush(removeStale);
+      }, this.host.warmingTimeoutMs);
+      timer.unref();
+      this.deferred = { waiting, removeStale, timer };
+      return;
     }
-    if (removeStaleClusters && cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, true);
+    this.finishPush(removeStale);
+  }
+
+  /** The rest of a push: listeners, routes, secrets, then the removal of stale clusters. */
+  private finishPush(removeStale: boolean): void {
+    this.cancelDeferred();
+    const snapshot = this.host.snapshotFor(this.nodeId);
+    if (!snapshot || this.closed) return;
+    for (const typeUrl of PUSH_ORDER) {
+      if (typeUrl === TYPE_URL.CLUSTER || typeUrl === TYPE_URL.ENDPOINT) continue;
+      const state = this.types.get(typeUrl);
+      if (state) this.sendType(typeUrl, state, snapshot, false);
+    }
+    const cds = this.types.get(TYPE_URL.CLUSTER);
+    if (removeStale && cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, true);
+  }
+
+  private cancelDeferred(): void {
+    if (!this.deferred) return;
+    clearTimeout(this.deferred.timer);
+    this.deferred = undefined;
+  }
+
+  /** EDS service names of clusters new to the client whose endpoints it does not have yet. */
+  private unwarmedClusters(cds: SotwTypeState, eds: SotwTypeState, before: ReadonlySet<string>): Set<string> | undefined {
+    let out: Set<string> | undefined;
+    for (const [name, r] of cds.sentResources) {
+      if (before.has(name)) continue;
+      const service = edsServiceName(r.resource);
+      if (service !== undefined && !eds.sentResources.has(service)) (out ??= new Set()).add(service);
+    }
+    return out;
+  }
+
+  /** After an EDS request: if the held push was waiting for these endpoints, finish it. */
+  private resumeIfWarm(): void {
+    const eds = this.types.get(TYPE_URL.ENDPOINT);
+    if (!this.deferred || !eds) return;
+    for (const name of this.deferred.waiting) if (!eds.sentResources.has(name)) return;
+    this.finishPush(this.deferred.removeStale);
+  }
+
+  protected override onClose(): void {
+    this.cancelDeferred();
   }
 
   /**

@@ -10,6 +10,8 @@ import type { AckEvent, AdsStreamKind, ConnectionInfo, ConnectionStatus, NackEve
 
 export interface StreamHost {
   readonly logger: Logger;
+  /** How long a push holds listeners/routes back for new clusters to warm. */
+  readonly warmingTimeoutMs: number;
   snapshotFor(nodeId: string): Snapshot | undefined;
   /** Registers the stream and runs onConnect; resolves when requests may be answered. */
   attach(stream: AdsStreamBase): Promise<void>;
@@ -149,9 +151,15 @@ export abstract class AdsStreamBase {
     }
   }
 
+  /** Subclass clean-up when the stream ends (timers). */
+  protected onClose(): void {
+    // nothing by default
+  }
+
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.onClose();
     if (this.node) {
       this.log.info('proxy disconnected');
       this.host.detach(this);

@@ -11,6 +11,11 @@ export type AdsStreamKind = 'sotw' | 'delta' | 'sds';
 export interface AdsServerOptions {
   logger?: Logger;
   /**
+   * Make before break: when a push adds EDS clusters, listeners and routes wait until the client has
+   * asked for and received their endpoints, at most this long (default 5000 ms).
+   */
+  warmingTimeoutMs?: number;
+  /**
    * Called once per connection when its first request (with the Node) arrives, before anything is sent.
    * Return a snapshot to use for this node id (or call setSnapshot yourself and return undefined). When it
    * returns nothing and the server holds no snapshot for the node, requests are remembered and answered

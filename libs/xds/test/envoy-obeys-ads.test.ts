@@ -176,5 +176,29 @@ for (const mode of ['GRPC', 'DELTA_GRPC'] as const) {
       assert.equal(ackedCds(), 'v4');
       assert.equal(await get(), 'B');
     });
+    it('switches a route to a new cluster and drops the old one without failing a request (make before break)', async (t) => {
+      if (skipped || !envoy) return void requireDep(t, 'envoy');
+      const adminUrl = envoy.adminUrl;
+      // Clients keep sending while the route moves from cluster b to a new cluster c (b removed).
+      let stop = false;
+      const failures: string[] = [];
+      let served = 0;
+      const load = (async () => {
+        for (let i = 0; i < 5000 && !stop; i++) {
+          const res = await httpGetText(`http://127.0.0.1:${listenerPort}/`).catch((err: Error) => ({ status: 0, body: err.message }));
+          if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 80)}`);
+          else served++;
+        }
+      })();
+      await waitFor('some traffic before the switch', () => served > 20, { timeoutMs: 5000 });
+      ads.ads.setSnapshot(nodeId, snapshotV('v5', { c: [backends[0].port] }, 'c'));
+      await waitFor('traffic on the new cluster (A)', async () => (await get()) === 'A', { timeoutMs: 10_000 });
+      await waitFor('cluster b removed', async () => !(await readClusters(adminUrl)).has('b'), { timeoutMs: 10_000 });
+      const after = served;
+      await waitFor('more traffic after the switch', () => served > after + 20, { timeoutMs: 5000 });
+      stop = true;
+      await load;
+      assert.deepEqual(failures, [], 'no request failed during the switch');
+    });
   });
 }
