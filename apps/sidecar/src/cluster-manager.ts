@@ -43,12 +43,12 @@ export class UpstreamHost implements Host, OutlierHost {
   }
 
   http1(): Http1Pool {
-    if (!this.h1) this.h1 = new Http1Pool(this.cluster.breakers.maxConnections, this.cluster.connectTimeoutMs, this.cluster.idleTimeoutMs);
+    if (!this.h1) this.h1 = new Http1Pool(this.cluster.breakers.maxConnections, this.cluster.connectTimeoutMs, this.cluster.idleTimeoutMs, this.cluster.upstreamTls);
     return this.h1;
   }
 
   http2(): Http2Pool {
-    if (!this.h2) this.h2 = new Http2Pool(this.host, this.port, this.cluster.connectTimeoutMs);
+    if (!this.h2) this.h2 = new Http2Pool(this.host, this.port, this.cluster.connectTimeoutMs, this.cluster.upstreamTls);
     return this.h2;
   }
 

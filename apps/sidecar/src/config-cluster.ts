@@ -2,6 +2,7 @@
  * Cluster (CDS) and ClusterLoadAssignment (EDS) validated and compiled: LB policy, protocol, timeouts,
  * circuit breakers, outlier detection, health checks, and endpoints with weights and health.
  */
+import { readFileSync } from 'node:fs';
 import {
   arr, durationMs, isObj, Issues, num, obj, socketAddress, str, typeName, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
@@ -53,10 +54,24 @@ export interface ClusterConfig {
   healthCheck: HealthCheckPolicy | undefined;
   /** Endpoints from load_assignment (STATIC/DNS clusters). */
   inlineEndpoints: EndpointsConfig | undefined;
-  upstreamTls: boolean;
+  /** TLS to the endpoints (transport_socket UpstreamTlsContext), undefined for plaintext */
+  upstreamTls: UpstreamTlsConfig | undefined;
   /** max_requests_per_connection (0 = unlimited) */
   maxRequestsPerConnection: number;
   idleTimeoutMs: number;
+}
+
+export interface UpstreamTlsConfig {
+  sni: string;
+  /** PEM; undefined = do not verify the peer (Envoy's behaviour without a validation context) */
+  ca: string | undefined;
+  cert: string | undefined;
+  key: string | undefined;
+  alpn: string[];
+  /** match_typed_subject_alt_names: the peer must present one of these (URI or DNS SANs) */
+  sans: string[];
+  /** Set when the context needs something this proxy cannot do (SDS secrets): requests fail with 503 UF. */
+  unsupported: string | undefined;
 }
 
 export interface EndpointConfig {
@@ -153,6 +168,51 @@ function usesHttp2(c: Obj, path: string, issues: Issues): boolean {
   return false;
 }
 
+function dataSource(o: unknown, path: string, issues: Issues): string | undefined {
+  if (!isObj(o)) return undefined;
+  if (o.inline_string) return str(o, 'inline_string');
+  const bytes = o.inline_bytes;
+  if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString();
+  if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString();
+  if (o.filename) {
+    try {
+      return readFileSync(str(o, 'filename'), 'utf8');
+    } catch (err) {
+      issues.add(`${path}.filename`, `cannot read: ${(err as Error).message}`);
+    }
+  }
+  return undefined;
+}
+
+function upstreamTls(ts: Obj | undefined, path: string, issues: Issues): UpstreamTlsConfig | undefined {
+  if (!ts || str(ts, 'name') === 'envoy.transport_sockets.raw_buffer') return undefined;
+  const cfg = obj(ts, 'typed_config', path, issues);
+  if (!cfg) return undefined;
+  if (typeName(cfg) !== 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext') {
+    issues.add(`${path}.typed_config`, `unsupported transport socket ${typeName(cfg)}`);
+    return undefined;
+  }
+  const cp = `${path}.typed_config.common_tls_context`;
+  const common = obj(cfg, 'common_tls_context', `${path}.typed_config`, issues) ?? {};
+  const combined = obj(common, 'combined_validation_context', cp, issues);
+  const vc = obj(common, 'validation_context', cp, issues) ?? (combined ? obj(combined, 'default_validation_context', `${cp}.combined_validation_context`, issues) : undefined);
+  const sans: string[] = [];
+  for (const m of vc ? arr(vc, 'match_typed_subject_alt_names', `${cp}.validation_context`, issues) : []) {
+    if (isObj(m) && isObj(m.matcher)) sans.push(str(m.matcher, 'exact'));
+  }
+  const sds = arr(common, 'tls_certificate_sds_secret_configs', cp, issues).length > 0 || common.validation_context_sds_secret_config != null || (combined != null && combined.validation_context_sds_secret_config != null);
+  const first = arr(common, 'tls_certificates', cp, issues)[0];
+  return {
+    sni: str(cfg, 'sni'),
+    ca: vc ? dataSource(vc.trusted_ca, `${cp}.validation_context.trusted_ca`, issues) : undefined,
+    cert: isObj(first) ? dataSource(first.certificate_chain, `${cp}.tls_certificates[0].certificate_chain`, issues) : undefined,
+    key: isObj(first) ? dataSource(first.private_key, `${cp}.tls_certificates[0].private_key`, issues) : undefined,
+    alpn: arr(common, 'alpn_protocols', cp, issues).filter((x): x is string => typeof x === 'string'),
+    sans,
+    unsupported: sds ? 'upstream TLS with SDS secrets (Istio mutual TLS) is not supported by this proxy yet' : undefined,
+  };
+}
+
 export function compileEndpoints(cla: Obj, path = 'cluster_load_assignment'): ValidationResult<EndpointsConfig> {
   const issues = new Issues();
   const clusterName = str(cla, 'cluster_name');
@@ -213,7 +273,7 @@ export function compileCluster(c: Obj, path = 'cluster'): ValidationResult<Clust
   const ringMax = wrappedNum(rh, 'maximum_ring_size', 8 * 1024 * 1024);
   if (ringMin > ringMax) issues.add(`${path}.ring_hash_lb_config.minimum_ring_size`, 'must not exceed maximum_ring_size');
   const connectTimeoutMs = durationMs(c, 'connect_timeout', 5000, path, issues);
-  const ts = obj(c, 'transport_socket', path, issues);
+  const tls = upstreamTls(obj(c, 'transport_socket', path, issues), `${path}.transport_socket`, issues);
   const value: ClusterConfig = {
     name,
     type,
@@ -228,7 +288,7 @@ export function compileCluster(c: Obj, path = 'cluster'): ValidationResult<Clust
     outlier: outlier(c, path, issues),
     healthCheck: healthCheck(c, path, issues),
     inlineEndpoints: inline,
-    upstreamTls: ts !== undefined && str(ts, 'name') !== 'envoy.transport_sockets.raw_buffer',
+    upstreamTls: tls,
     maxRequestsPerConnection: wrappedNum(c, 'max_requests_per_connection', 0),
     idleTimeoutMs: 3_600_000,
   };

@@ -70,6 +70,13 @@ export class TcpListener {
     down.once('close', () => this.finish(s));
     const cluster = this.clusters.get(name);
     const host = cluster?.lb.pick(cluster.available, cluster.config.lbPolicy === 'RING_HASH' ? hash32(down.remoteAddress ?? '') : undefined) as UpstreamHost | undefined;
+    if (cluster?.config.upstreamTls) {
+      // TCP proxying with upstream TLS origination is not implemented: refuse rather than send plaintext.
+      s.flags |= Flag.UF;
+      this.log.warn('tcp upstream TLS not supported', { listener: this.cfg.name, cluster: name });
+      down.destroy();
+      return;
+    }
     if (!cluster || !host) {
       s.flags |= cluster ? Flag.UH : Flag.NC;
       down.destroy();

@@ -3,20 +3,26 @@
  * max_connections breaker; a connect timeout on each new socket (Envoy's connect_timeout).
  */
 import * as http from 'node:http';
-import * as net from 'node:net';
+import * as https from 'node:https';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { UpstreamTlsConfig } from './config-cluster';
 
 export class Http1Pool {
   readonly agent: http.Agent;
+  readonly protocol: 'http:' | 'https:';
 
-  constructor(maxConnections: number, connectTimeoutMs: number, idleTimeoutMs: number) {
-    const agent = new http.Agent({
+  constructor(maxConnections: number, connectTimeoutMs: number, idleTimeoutMs: number, tlsConfig?: UpstreamTlsConfig) {
+    const options: http.AgentOptions = {
       keepAlive: true,
       keepAliveMsecs: 1000,
       maxSockets: Math.min(maxConnections, 1_000_000),
       maxFreeSockets: Math.min(maxConnections, 1024),
       timeout: idleTimeoutMs,
       scheduling: 'lifo',
-    });
+    };
+    this.protocol = tlsConfig ? 'https:' : 'http:';
+    const agent = tlsConfig ? new https.Agent({ ...options, ...tlsOptions(tlsConfig, ['http/1.1']) }) : new http.Agent(options);
     // The connect timeout covers only the TCP handshake; it is cleared once connected.
     const create = agent.createConnection.bind(agent);
     agent.createConnection = ((options: net.NetConnectOpts, cb?: (err: Error | null, s: import('node:stream').Duplex) => void) => {
@@ -48,6 +54,27 @@ export class Http1Pool {
   destroy(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * Envoy's upstream TLS semantics: without a validation context the peer is not verified; with one, the
+ * chain must verify against trusted_ca, and the SAN must match when match_typed_subject_alt_names is set
+ * (the host name itself is not checked).
+ */
+export function tlsOptions(c: UpstreamTlsConfig, defaultAlpn: string[]): tls.ConnectionOptions {
+  return {
+    ca: c.ca,
+    cert: c.cert,
+    key: c.key,
+    servername: c.sni || undefined,
+    rejectUnauthorized: c.ca !== undefined,
+    ALPNProtocols: c.alpn.length > 0 ? c.alpn : defaultAlpn,
+    checkServerIdentity: (_host, cert) => {
+      if (c.sans.length === 0) return undefined;
+      const names = (cert.subjectaltname ?? '').split(/,\s*/).map((n) => n.replace(/^(URI|DNS|IP Address):/, ''));
+      return c.sans.some((san) => names.includes(san)) ? undefined : new Error(`peer certificate SANs ${cert.subjectaltname ?? '(none)'} match none of ${c.sans.join(', ')}`);
+    },
+  };
 }
 
 function onConnectTimeout(this: net.Socket): void {

@@ -3,6 +3,8 @@
  * closes or goes away. Streams are opened on the live session.
  */
 import * as http2 from 'node:http2';
+import type { UpstreamTlsConfig } from './config-cluster';
+import { tlsOptions } from './pool-http1';
 
 export class Http2Pool {
   private session: http2.ClientHttp2Session | undefined = undefined;
@@ -11,13 +13,15 @@ export class Http2Pool {
     private readonly host: string,
     private readonly port: number,
     private readonly connectTimeoutMs: number,
+    private readonly tls: UpstreamTlsConfig | undefined = undefined,
   ) {}
 
   get(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
-    const authority = this.host.includes(':') ? `http://[${this.host}]:${this.port}` : `http://${this.host}:${this.port}`;
-    const session = http2.connect(authority, { settings: { enablePush: false } });
+    const scheme = this.tls ? 'https' : 'http';
+    const authority = this.host.includes(':') ? `${scheme}://[${this.host}]:${this.port}` : `${scheme}://${this.host}:${this.port}`;
+    const session = http2.connect(authority, { settings: { enablePush: false }, ...(this.tls ? tlsOptions(this.tls, ['h2']) : {}) });
     const timer = setTimeout(() => {
       if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT_CONNECT' }));
     }, this.connectTimeoutMs);

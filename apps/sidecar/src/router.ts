@@ -20,7 +20,7 @@ import type { RouteTable } from './config-route';
 const MAX_BUFFERED_BODY = 1024 * 1024;
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
 const UPSTREAM_MAX_HEADER_BYTES = 96 * 1024;
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECT_ERRORS = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export interface RouterHost extends FilterHost {
   /** the route table the stream matched in (for response header mutations) */
@@ -60,6 +60,13 @@ export class RouterFilter implements HttpFilter {
     if (cluster.available.length === 0) {
       s.flags |= Flag.UH;
       this.host.sendLocal(s, 503, 'no healthy upstream');
+      return;
+    }
+    const unsupported = cluster.config.upstreamTls?.unsupported;
+    if (unsupported) {
+      // Never fall back to plaintext when the cluster asks for TLS we cannot set up.
+      s.flags |= Flag.UF;
+      this.host.sendLocal(s, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${unsupported}`);
       return;
     }
     new UpstreamRequest(this, s, route, action, wc, cluster).start();
@@ -253,14 +260,16 @@ class UpstreamRequest {
   private sendHttp1(host: UpstreamHost): void {
     const s = this.s;
     let req: http.ClientRequest;
+    const pool = host.http1();
     try {
       req = http.request({
+        protocol: pool.protocol,
         host: host.host,
         port: host.port,
         method: s.query.method,
         path: this.path,
         headers: this.headers,
-        agent: host.http1().agent,
+        agent: pool.agent,
         setHost: false,
         maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
       });
@@ -534,7 +543,8 @@ class UpstreamRequest {
       const host = c?.lb.pick(c.available) as UpstreamHost | undefined;
       if (!host) continue;
       const headers = { ...this.headers, host: `${String(this.headers.host).replace(/:\d+$/, '')}-shadow` };
-      const req = http.request({ host: host.host, port: host.port, method: s.query.method, path: this.path, headers, agent: host.http1().agent, setHost: false });
+      const pool = host.http1();
+      const req = http.request({ protocol: pool.protocol, host: host.host, port: host.port, method: s.query.method, path: this.path, headers, agent: pool.agent, setHost: false });
       req.on('response', (res) => res.resume());
       req.on('error', () => undefined);
       req.end(s.body);
