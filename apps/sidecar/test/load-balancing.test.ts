@@ -86,6 +86,7 @@ describe('hash policy and outlier detection end to end', () => {
       routes: [
         routeConfiguration('http.80', [
           virtualHost('all', ['*'], [
+            { match: { prefix: '/ring-cookie' }, route: { cluster: RH, hash_policy: [{ cookie: { name: 'session' } }] } } as never,
             { match: { prefix: '/ring' }, route: { cluster: RH, hash_policy: [{ header: { header_name: 'x-user' } }] } } as never,
             { match: { prefix: '/od' }, route: { cluster: OD } },
           ]),
@@ -112,6 +113,15 @@ describe('hash policy and outlier detection end to end', () => {
     assert.equal(pinned.size, 1);
     const spread = new Set<string>();
     for (let i = 0; i < 60; i++) spread.add(String((await request(port, { path: '/ring', headers: { 'x-user': `u${i}` } })).headers['x-backend']));
+    assert.ok(spread.size >= 2, [...spread].join(','));
+  });
+
+  it('pins a session cookie to one backend', async () => {
+    const pinned = new Set<string>();
+    for (let i = 0; i < 20; i++) pinned.add(String((await request(port, { path: '/ring-cookie', headers: { cookie: 'theme=dark; session=abc123' } })).headers['x-backend']));
+    assert.equal(pinned.size, 1);
+    const spread = new Set<string>();
+    for (let i = 0; i < 60; i++) spread.add(String((await request(port, { path: '/ring-cookie', headers: { cookie: `session=s${i}` } })).headers['x-backend']));
     assert.ok(spread.size >= 2, [...spread].join(','));
   });
 

@@ -64,6 +64,7 @@ describe('retries, timeouts, breakers, faults, CORS', () => {
           { match: { prefix: '/timeout' }, route: { cluster: S, timeout: durationFromMs(150) } },
           { match: { prefix: '/pertry' }, route: { cluster: S, retry_policy: { retry_on: '5xx', num_retries: { value: 1 }, per_try_timeout: durationFromMs(150) } } },
           { match: { prefix: '/limited' }, route: { cluster: L } },
+          { match: { prefix: '/hang' }, route: { cluster: S } },
           { match: { prefix: '/abort' }, route: { cluster: F }, typed_per_filter_config: fault({ abort: { http_status: 418, percentage: { numerator: 100, denominator: 'HUNDRED' } } }) },
           { match: { prefix: '/delay' }, route: { cluster: F }, typed_per_filter_config: fault({ delay: { fixed_delay: durationFromMs(200), percentage: { numerator: 100, denominator: 'HUNDRED' } } }) },
           {
@@ -159,6 +160,30 @@ describe('retries, timeouts, breakers, faults, CORS', () => {
     const lines = await metricLines();
     assert.ok(lines.some((l) => l.includes('response_flags="FI"')));
     assert.ok(lines.some((l) => l.includes('response_flags="DI"')));
+  });
+
+  it('flags DC and cancels the upstream request when the client goes away', async () => {
+    let upstreamClosed = false;
+    const prev = slow.handler;
+    slow.handler = (_req, res) => {
+      res.once('close', () => (upstreamClosed = true));
+    };
+    try {
+      await new Promise<void>((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => c.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n'));
+        c.on('error', () => undefined);
+        setTimeout(() => {
+          c.destroy();
+          resolve();
+        }, 200);
+      });
+      const deadline = Date.now() + 5000;
+      while (!upstreamClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(upstreamClosed, 'the upstream request was not cancelled');
+      assert.ok((await metricLines()).some((l) => l.includes('slow.default') && l.includes('response_flags="DC"')));
+    } finally {
+      slow.handler = prev;
+    }
   });
 
   it('answers CORS preflight for allowed origins only and tags the response', async () => {
