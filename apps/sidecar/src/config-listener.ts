@@ -28,6 +28,8 @@ export interface HcmConfig {
   xffNumTrustedHops: number;
   generateRequestId: boolean;
   serverName: string;
+  /** upgrade_configs: allowed Upgrade types, lower case (e.g. websocket); empty = upgrades refused */
+  upgradeTypes: string[];
 }
 
 export interface TcpProxyConfig {
@@ -159,6 +161,10 @@ function hcm(cfg: Obj, path: string, issues: Issues): HcmConfig {
     xffNumTrustedHops: typeof cfg.xff_num_trusted_hops === 'number' ? cfg.xff_num_trusted_hops : 0,
     generateRequestId: wrappedBool(cfg, 'generate_request_id', true),
     serverName: str(cfg, 'server_name') || 'envoy',
+    upgradeTypes: arr(cfg, 'upgrade_configs', path, issues)
+      .filter((u): u is Obj => isObj(u) && wrappedBool(u, 'enabled', true))
+      .map((u) => str(u, 'upgrade_type').toLowerCase())
+      .filter(Boolean),
   };
 }
 

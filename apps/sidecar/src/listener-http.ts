@@ -12,6 +12,7 @@ import type { ListenerConfig } from './config-listener';
 import { HttpConnectionManager, type HcmDeps } from './hcm';
 import type { DownstreamRequest, DownstreamResponse } from './http-stream';
 import { PrefacedSocket } from './socket-preface';
+import { tunnelUpgrade } from './upgrade-tunnel';
 import type { MeshStats } from './stats';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -132,6 +133,10 @@ export class HttpListener {
     } else {
       this.h1 = http.createServer(h1opts, onRequest);
       this.h1.on('clientError', onClientError);
+      this.h1.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+        const hcm = this.hcm;
+        tunnelUpgrade(req, socket, head, hcm.config, hcm.table(), deps.clusters);
+      });
       // This server never listens itself (connections are handed to it), so start Node's timeout
       // bookkeeping (headers/request timeouts) the way listen() would.
       this.h1.emit('listening');
