@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '@mesh/runtime';
 import type { ConfigStore } from './config-store';
-import { formatErrors, validateYaml } from './config-validate';
+import { formatErrors, validateYaml } from '@mesh/config';
 
 export interface ConfigDirOptions {
   dir: string;

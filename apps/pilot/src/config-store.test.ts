@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { ConfigStore, type ConfigChange } from './config-store';
-import { validateYaml } from './config-validate';
+import { validateYaml } from '@mesh/config';
 
 const we = (name: string, address: string): string => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry

@@ -3,8 +3,8 @@
  * file+index held; other documents still apply. Listeners learn which configs changed (by key, with
  * kinds), so the push side can choose what to regenerate.
  */
-import { configKey, type ConfigObject } from './config-types';
-import type { DocumentResult } from './config-validate';
+import { configKey, type ConfigObject } from '@mesh/config';
+import type { DocumentResult } from '@mesh/config';
 
 export interface ConfigChange {
   key: string;

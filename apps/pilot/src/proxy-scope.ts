@@ -3,8 +3,8 @@
  * egress listeners with a port, its ingress listeners. Proxies with the same scope key get the same
  * snapshot, so generation cost grows with the number of distinct scopes, not of proxies.
  */
-import type { ServicePort, SidecarSpec } from './config-spec';
-import { configKey } from './config-types';
+import type { ServicePort, SidecarSpec } from '@mesh/config';
+import { configKey } from '@mesh/config';
 import type { Proxy } from './proxy';
 import { parseEgressHost, serviceVisible, type PushContext } from './push-context';
 import { labelsMatch, type Service, type WorkloadInstance } from './registry';

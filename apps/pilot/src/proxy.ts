@@ -2,7 +2,7 @@
  * A connected proxy as Istio identifies it: node id `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local` and
  * node metadata NAMESPACE, LABELS, INTERCEPTION_MODE, GENERATOR.
  */
-import type { FieldError, ValidationResult } from './config-types';
+import type { FieldError, ValidationResult } from '@mesh/config';
 
 export type ProxyType = 'sidecar' | 'router';
 export type Generator = 'envoy' | 'grpc';

@@ -2,8 +2,8 @@
  * An immutable index of one version of the whole mesh config: services, VirtualServices and
  * DestinationRules by host, Sidecars by namespace. Built once per push and shared by every proxy.
  */
-import type { DestinationRuleSpec, GatewaySpec, SidecarSpec, VirtualServiceSpec } from './config-spec';
-import { configKey, type ConfigObject } from './config-types';
+import type { DestinationRuleSpec, GatewaySpec, SidecarSpec, VirtualServiceSpec } from '@mesh/config';
+import { configKey, type ConfigObject } from '@mesh/config';
 import type { Proxy } from './proxy';
 import { labelsMatch, type Service, type ServiceRegistry } from './registry';
 

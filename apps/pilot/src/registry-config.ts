@@ -4,8 +4,8 @@
  * WorkloadEntries of its namespace selected by `workloadSelector`; DNS entries without endpoints
  * resolve their own hosts.
  */
-import type { ServiceEntrySpec, ServicePort, WorkloadEntrySpec } from './config-spec';
-import { configKey, type ConfigObject } from './config-types';
+import type { ServiceEntrySpec, ServicePort, WorkloadEntrySpec } from '@mesh/config';
+import { configKey, type ConfigObject } from '@mesh/config';
 import {
   labelsMatch, parseLocality, type Service, type ServiceEndpoint, type ServiceRegistry, type WorkloadInstance,
 } from './registry';

@@ -3,7 +3,7 @@
  * them. registry-config.ts implements it from ServiceEntry + WorkloadEntry; a Kubernetes registry will
  * implement the same interface later.
  */
-import type { ServicePort } from './config-spec';
+import type { ServicePort } from '@mesh/config';
 
 export type Resolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
 

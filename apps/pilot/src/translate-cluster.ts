@@ -4,7 +4,7 @@
  * ingress listener's local endpoint.
  */
 import { clusterLoadAssignment, edsCluster, staticCluster, type Cluster } from '@mesh/xds';
-import type { ServicePort } from './config-spec';
+import type { ServicePort } from '@mesh/config';
 import type { ProxyScope, IngressListener } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Service } from './registry';

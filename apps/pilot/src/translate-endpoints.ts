@@ -4,7 +4,7 @@
  * skips localities without one). Assignments do not depend on the proxy, so they are cached per push.
  */
 import { clusterLoadAssignment, type ClusterLoadAssignment } from '@mesh/xds';
-import type { ServicePort } from './config-spec';
+import type { ServicePort } from '@mesh/config';
 import type { PushContext } from './push-context';
 import { labelsMatch, type Service, type ServiceEndpoint } from './registry';
 

@@ -8,7 +8,7 @@ import {
   corsFilter, faultFilter, hcmNetworkFilter, httpConnectionManager, routerFilter, socketListener, tcpProxyFilter,
   apiListener, routeConfiguration, virtualHost, type FilterChain, type Listener,
 } from '@mesh/xds';
-import type { VirtualServiceSpec } from './config-spec';
+import type { VirtualServiceSpec } from '@mesh/config';
 import { isHttpPort, type ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Service } from './registry';

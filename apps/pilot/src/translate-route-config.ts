@@ -4,7 +4,7 @@
  * whose domains cover the names a client may put in Host/:authority.
  */
 import { routeConfiguration, type RouteConfiguration } from '@mesh/xds';
-import type { ServicePort } from './config-spec';
+import type { ServicePort } from '@mesh/config';
 import type { ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Service } from './registry';

@@ -1,6 +1,6 @@
 /** VirtualService HTTPMatchRequest -> Envoy RouteMatch (uri, headers, method, authority, query, withoutHeaders). */
 import type { HeaderMatcher, RouteMatch, StringMatcher } from '@mesh/xds';
-import type { HttpMatchRequest, StringMatch } from './config-spec';
+import type { HttpMatchRequest, StringMatch } from '@mesh/config';
 
 export function stringMatcher(m: StringMatch): StringMatcher {
   if (m.exact !== undefined) return { exact: m.exact };

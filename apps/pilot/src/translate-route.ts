@@ -8,7 +8,7 @@ import {
   corsPolicyConfig, durationFromMs, faultPerRouteConfig, fractionalPercent, httpFault,
   type HashPolicy, type HeaderValueOption, type Route, type RouteAction, type RetryPolicy, type VirtualHost,
 } from '@mesh/xds';
-import type { Destination, HeaderOps, HttpRoute, ServicePort } from './config-spec';
+import type { Destination, HeaderOps, HttpRoute, ServicePort } from '@mesh/config';
 import type { ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import { labelsMatch, type Service } from './registry';

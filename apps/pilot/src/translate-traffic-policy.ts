@@ -5,7 +5,7 @@
  */
 import { parseDuration } from '@mesh/runtime';
 import { durationFromMs, istioMutualTlsContext, upstreamTlsTransportSocket, type Cluster } from '@mesh/xds';
-import type { DestinationRuleSpec, TrafficPolicy } from './config-spec';
+import type { DestinationRuleSpec, TrafficPolicy } from '@mesh/config';
 import type { Generator } from './proxy';
 
 /** Istio's connect timeout default (meshConfig.connectTimeout). */

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Cluster, ClusterLoadAssignment, RouteConfiguration } from '@mesh/xds';
-import { validateYaml } from './config-validate';
-import type { ConfigObject } from './config-types';
+import { validateYaml } from '@mesh/config';
+import type { ConfigObject } from '@mesh/config';
 import { generateEds } from './generator-eds';
 import type { Proxy } from './proxy';
 import { computeScope, scopeKey } from './proxy-scope';

@@ -1,6 +1,6 @@
 /**
- * Validation entry point for whole YAML files (multi-document). Used by pilot's --config-dir loader; a
- * future `meshctl apply` should reuse it (it belongs in a lib then: apps never import apps).
+ * Validation entry point for whole YAML files (multi-document). Used by pilot's --config-dir loader and by
+ * `meshctl apply`, so both accept exactly the same documents.
  */
 import { parseAllDocuments } from 'yaml';
 import type { ConfigObject, FieldError } from './config-types';

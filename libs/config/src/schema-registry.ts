@@ -1,5 +1,5 @@
 /**
- * The one table of config kinds pilot knows. Everything else (validation, MCP collection names, which
+ * The one table of config kinds the mesh knows. Everything else (validation, MCP collection names, which
  * pushes a change triggers, /debug output) is derived from it.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';

@@ -1,0 +1,12 @@
+/**
+ * @mesh/config: Istio's config kinds (one schema registry), their validation with field paths, and the typed
+ * views translation reads. Pilot validates its config directory with it; meshctl validates `apply -f`
+ * with the very same code, so what meshctl accepts is what Pilot accepts.
+ */
+export { configKey, type ConfigMeta, type ConfigObject, type FieldError, type ValidationResult } from './config-types';
+export type {
+  Destination, DestinationRuleSpec, GatewaySpec, HeaderOps, HttpMatchRequest, HttpRoute, LoadBalancerSettings, ServiceEntrySpec,
+  ServicePort, SidecarSpec, StringMatch, TcpRoute, TrafficPolicy, VirtualServiceSpec, WorkloadEntrySpec,
+} from './config-spec';
+export { KINDS, lookupKind, type KindSchema } from './schema-registry';
+export { formatErrors, validateDocument, validateYaml, type DocumentResult } from './config-validate';
