@@ -115,6 +115,23 @@ describe('hardened edge', () => {
     c.destroy();
   });
 
+  it('survives clients that abort in the middle of a request body', async () => {
+    for (const bytes of [
+      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${'x'.repeat(5000)}`,
+      'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+    ]) {
+      for (let i = 0; i < 5; i++) {
+        const c = net.connect(port, '127.0.0.1');
+        c.on('error', () => undefined);
+        c.write(bytes);
+        await new Promise((r) => setTimeout(r, 30));
+        c.destroy();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await request(port, { path: '/' })).status, 200);
+  });
+
   it('still serves normal requests afterwards', async () => {
     assert.equal((await request(port, { path: '/' })).status, 200);
   });
