@@ -32,6 +32,9 @@ export const PUSH_TRIGGERS: Readonly<Record<string, readonly XdsTypeUrl[]>> = {
   DestinationRule: [TYPE_URL.CLUSTER, TYPE_URL.ENDPOINT, TYPE_URL.ROUTE],
   ServiceEntry: ALL_TYPES,
   Sidecar: ALL_TYPES,
+  // Inbound filter chains (mTLS mode) and RBAC filters live in listeners only.
+  PeerAuthentication: [TYPE_URL.LISTENER],
+  AuthorizationPolicy: [TYPE_URL.LISTENER],
 };
 
 export function typesFor(kinds: Iterable<string>): Set<XdsTypeUrl> {

@@ -144,7 +144,7 @@ function ownWorkloads(push: PushContext, proxy: Proxy): WorkloadInstance[] {
 /** The class of a proxy: proxies with equal keys see exactly the same config. */
 export function scopeKey(push: PushContext, proxy: Proxy): string {
   const sidecar = push.sidecarFor(proxy);
-  const labelPart = push.usesSourceLabels || proxy.type === 'router' ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
+  const labelPart = push.usesSourceLabels || push.securityUsesSelectors || proxy.type === 'router' ? JSON.stringify(Object.entries(proxy.labels).sort()) : '';
   // A proxy with its own WorkloadEntry gets inbound listeners on its IP: it is a class of its own.
   const own = proxy.type === 'sidecar' && proxy.generator === 'envoy' && ownWorkloads(push, proxy).length > 0 ? proxy.ip : '';
   return [own, proxy.type, proxy.generator, proxy.interception, sidecar ? configKey(sidecar.config) : '-', proxy.namespace, labelPart].join('|');

@@ -12,6 +12,8 @@ export interface MeshOptions {
   rootNamespace: string;
   /** DNS suffix for short host names: `reviews` in `default` -> `reviews.default.svc.<domain>`. */
   domainSuffix: string;
+  /** SPIFFE trust domain of workload identities (Istio's default: cluster.local). */
+  trustDomain?: string;
 }
 
 export interface ScopedConfig<S> {
@@ -34,6 +36,10 @@ export class PushContext {
   private readonly sidecars: ScopedConfig<SidecarSpec>[];
   /** True when some VirtualService matches on sourceLabels: proxies then differ by labels. */
   readonly usesSourceLabels: boolean;
+  /** security.istio.io policies (translate-security-*.ts) and whether one selects workloads by labels. */
+  readonly peerAuthentications: readonly ConfigObject[];
+  readonly authorizationPolicies: readonly ConfigObject[];
+  readonly securityUsesSelectors: boolean;
 
   constructor(
     readonly version: string,
@@ -43,6 +49,8 @@ export class PushContext {
       destinationRules: readonly ConfigObject[];
       sidecars: readonly ConfigObject[];
       gateways?: readonly ConfigObject[];
+      peerAuthentications?: readonly ConfigObject[];
+      authorizationPolicies?: readonly ConfigObject[];
     },
     readonly options: MeshOptions,
   ) {
@@ -68,6 +76,10 @@ export class PushContext {
     }
     this.sidecars = sortByKey(configs.sidecars).map((c) => ({ config: c, spec: c.spec as SidecarSpec }));
     this.gateways = sortByKey(configs.gateways ?? []).map((c) => ({ config: c, spec: c.spec as GatewaySpec }));
+    this.peerAuthentications = sortByKey(configs.peerAuthentications ?? []);
+    this.authorizationPolicies = sortByKey(configs.authorizationPolicies ?? []);
+    const selects = (c: ConfigObject): boolean => Object.keys((c.spec as { selector?: { matchLabels?: object } }).selector?.matchLabels ?? {}).length > 0;
+    this.securityUsesSelectors = this.peerAuthentications.some(selects) || this.authorizationPolicies.some(selects);
   }
 
   private readonly memoTable = new Map<string, unknown>();

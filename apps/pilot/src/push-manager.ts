@@ -113,7 +113,8 @@ export class PushManager {
     return new PushContext(
       String(++this.pushVersion),
       registry,
-      { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar'), gateways: s.list('Gateway') },
+      { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar'), gateways: s.list('Gateway'),
+        peerAuthentications: s.list('PeerAuthentication'), authorizationPolicies: s.list('AuthorizationPolicy') },
       this.opts.mesh,
     );
   }

@@ -63,6 +63,7 @@ export class ConfigServiceRegistry implements ServiceRegistry {
             resolution: spec.resolution ?? 'NONE',
             location: spec.location ?? 'MESH_EXTERNAL',
             source: configKey(c),
+            ...((spec as { subjectAltNames?: string[] }).subjectAltNames?.length ? { subjectAltNames: (spec as { subjectAltNames?: string[] }).subjectAltNames } : {}),
           },
         });
       }

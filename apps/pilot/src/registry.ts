@@ -15,6 +15,8 @@ export interface Service {
   ports: ServicePort[];
   resolution: Resolution;
   location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  /** ServiceEntry subjectAltNames: identities its workloads may present (outbound mTLS SAN check). */
+  subjectAltNames?: string[];
   /** Where it was declared (`ServiceEntry/ns/name`), for /debug/registryz. */
   source: string;
 }

@@ -10,6 +10,7 @@ import type { PushContext } from './push-context';
 import type { Service } from './registry';
 import { applyTrafficPolicy, DEFAULT_CONNECT_TIMEOUT_MS, mergedPolicy } from './translate-traffic-policy';
 import { dnsLoadAssignment } from './translate-endpoints';
+import { destinationSanMatchers } from './translate-security-identity';
 
 export function outboundClusterName(port: number, subset: string, host: string): string {
   return `outbound|${port}|${subset}|${host}`;
@@ -37,8 +38,11 @@ export function serviceClusters(push: PushContext, scope: ProxyScope, service: S
       cluster = edsCluster({ name, serviceName: name });
     }
     const isPassthrough = cluster.type === 'ORIGINAL_DST';
-    if (!isPassthrough) applyTrafficPolicy(cluster, mergedPolicy(dr, subset, port.number), scope.generator, service.hostname);
-    else cluster.connect_timeout = { seconds: String(DEFAULT_CONNECT_TIMEOUT_MS / 1000), nanos: 0 };
+    if (!isPassthrough) {
+      const policy = mergedPolicy(dr, subset, port.number);
+      const sans = policy?.tls?.mode === 'ISTIO_MUTUAL' ? destinationSanMatchers(push, service, port) : undefined;
+      applyTrafficPolicy(cluster, policy, scope.generator, service.hostname, sans);
+    } else cluster.connect_timeout = { seconds: String(DEFAULT_CONNECT_TIMEOUT_MS / 1000), nanos: 0 };
     if (scope.generator === 'grpc' && cluster.type === 'ORIGINAL_DST') continue;
     out.push(cluster);
   }

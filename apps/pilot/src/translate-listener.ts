@@ -5,16 +5,21 @@
  * inbound listener per Sidecar ingress port.
  */
 import {
-  corsFilter, faultFilter, hcmNetworkFilter, httpConnectionManager, routerFilter, socketListener, tcpProxyFilter,
-  apiListener, routeConfiguration, virtualHost, type FilterChain, type Listener,
+  corsFilter, faultFilter, hcmNetworkFilter, httpConnectionManager, httpRbacFilter, networkRbacFilter, routerFilter, socketListener,
+  tcpProxyFilter, apiListener, routeConfiguration, virtualHost, type FilterChain, type Listener, type NetworkFilter,
 } from '@mesh/xds';
+import { createLogger } from '@mesh/runtime';
 import type { VirtualServiceSpec } from '@mesh/config';
-import { isHttpPort, type ProxyScope } from './proxy-scope';
+import { isHttpPort, type IngressListener, type ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Service } from './registry';
 import { inboundClusterName, outboundClusterName } from './translate-cluster';
 import { destinationCluster } from './translate-route';
 import { gatewayListeners } from './translate-gateway';
+import { buildWorkloadRbac, rbacInOrder, selectAuthzPolicies } from './translate-security-authz';
+import { effectiveMtlsMode, inboundChains } from './translate-security-peer-authn';
+
+const log = createLogger('pilot.listener');
 
 /** Outbound ports of an Envoy proxy and the services behind each (one route config per port). */
 export interface OutboundPort {
@@ -79,26 +84,45 @@ function envoyListeners(push: PushContext, scope: ProxyScope): Listener[] {
       for (const bind of op.binds) out.push(socketListener({ name: `${bind}_${op.port}`, address: bind, port: op.port, filterChains: [chain], direction: 'OUTBOUND' }));
     }
   }
-  for (const ingress of scope.ingress) {
-    const cluster = inboundClusterName(ingress.port.number);
-    const chain: FilterChain = isHttpPort(ingress.port)
-      ? {
-          filters: [
-            hcmNetworkFilter(
-              httpConnectionManager({
-                statPrefix: `inbound_${ingress.port.number}`,
-                routeConfig: routeConfiguration(cluster, [virtualHost('inbound|http', ['*'], [{ match: { prefix: '/' }, route: { cluster, timeout: { seconds: '0', nanos: 0 } } }])]),
-                filters: [routerFilter()],
-              }),
-            ),
-          ],
-        }
-      : { filters: [tcpProxyFilter({ stat_prefix: cluster, cluster })] };
-    const listener = socketListener({ name: `${ingress.bind}_${ingress.port.number}`, address: ingress.bind, port: ingress.port.number, filterChains: [chain], direction: 'INBOUND' });
-    if (ingress.virtual) listener.bind_to_port = { value: false };
-    out.push(listener);
-  }
+  for (const ingress of scope.ingress) out.push(inboundListener(push, scope, ingress));
   return out;
+}
+
+/**
+ * An inbound listener: filter chains by the port's PeerAuthentication mode, each with the workload's
+ * AuthorizationPolicy RBAC filters (HTTP: before the router; TCP: before tcp_proxy).
+ */
+function inboundListener(push: PushContext, scope: ProxyScope, ingress: IngressListener): Listener {
+  const port = ingress.port.number;
+  const cluster = inboundClusterName(port);
+  const http = isHttpPort(ingress.port);
+  const workload = { namespace: scope.namespace, labels: scope.labels };
+  const { rootNamespace } = push.options;
+  const rbac = rbacInOrder(
+    buildWorkloadRbac(selectAuthzPolicies(push.authorizationPolicies, rootNamespace, workload), http, (msg, policy) =>
+      // Once per push and message, not once per proxy class.
+      push.memo(`authz-warn|${policy}|${msg}`, () => log.warn(msg, { policy, listener: `${ingress.bind}_${port}` })),
+    ),
+  );
+  const filters: NetworkFilter[] = http
+    ? [
+        hcmNetworkFilter(
+          httpConnectionManager({
+            statPrefix: `inbound_${port}`,
+            routeConfig: routeConfiguration(cluster, [virtualHost('inbound|http', ['*'], [{ match: { prefix: '/' }, route: { cluster, timeout: { seconds: '0', nanos: 0 } } }])]),
+            filters: [...rbac.map((r) => httpRbacFilter(r)), routerFilter()],
+          }),
+        ),
+      ]
+    : [...rbac.map((r) => networkRbacFilter(r, 'tcp.')), tcpProxyFilter({ stat_prefix: cluster, cluster })];
+  const mode = effectiveMtlsMode(push.peerAuthentications, rootNamespace, workload, port);
+  const { chains, listenerFilters } = inboundChains(mode, cluster, filters, http);
+  const listener = socketListener({
+    name: `${ingress.bind}_${port}`, address: ingress.bind, port, filterChains: chains, direction: 'INBOUND',
+    ...(listenerFilters.length > 0 ? { listenerFilters } : {}),
+  });
+  if (ingress.virtual) listener.bind_to_port = { value: false };
+  return listener;
 }
 
 function grpcListeners(scope: ProxyScope): Listener[] {

@@ -4,9 +4,10 @@
  * port-level setting overrides both, field by field, as in Istio.
  */
 import { parseDuration } from '@mesh/runtime';
-import { durationFromMs, istioMutualTlsContext, upstreamTlsTransportSocket, type Cluster } from '@mesh/xds';
+import { durationFromMs, sdsSecretConfig, upstreamTlsTransportSocket, type Cluster, type StringMatcher } from '@mesh/xds';
 import type { DestinationRuleSpec, TrafficPolicy } from '@mesh/config';
 import type { Generator } from './proxy';
+import { DEFAULT_TRUST_DOMAIN, outboundSni } from './translate-security-identity';
 
 /** Istio's connect timeout default (meshConfig.connectTimeout). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -34,7 +35,13 @@ function ms(text: string | undefined, fallback: number): number {
 }
 
 /** Applies a traffic policy to a cluster in place. */
-export function applyTrafficPolicy(cluster: Cluster, policy: TrafficPolicy | undefined, generator: Generator, sni: string): void {
+export function applyTrafficPolicy(
+  cluster: Cluster,
+  policy: TrafficPolicy | undefined,
+  generator: Generator,
+  sni: string,
+  peerSans: StringMatcher[] = [{ prefix: `spiffe://${DEFAULT_TRUST_DOMAIN}/` }],
+): void {
   const lb = policy?.loadBalancer;
   if (lb?.consistentHash) {
     cluster.lb_policy = 'RING_HASH';
@@ -93,8 +100,20 @@ export function applyTrafficPolicy(cluster: Cluster, policy: TrafficPolicy | und
   }
   const tls = policy?.tls;
   if (tls?.mode === 'ISTIO_MUTUAL' && generator === 'envoy') {
-    // Certificates come from the agent over SDS (cluster sds-grpc in the proxy's bootstrap).
-    cluster.transport_socket = upstreamTlsTransportSocket({ sni: tls.sni ?? sni, common_tls_context: istioMutualTlsContext({ alpn: ['istio'] }) });
+    // As Istio: certificate `default` and root `ROOTCA` from the agent over SDS (cluster sds-grpc in the
+    // proxy's bootstrap), the peer's SPIFFE URI SAN checked, SNI outbound_.<port>_.<subset>_.<host>.
+    // Proxyless gRPC gets nothing here (it would need xDS certificate providers).
+    cluster.transport_socket = upstreamTlsTransportSocket({
+      sni: tls.sni ?? outboundSni(cluster.name),
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sdsSecretConfig('default')],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: peerSans.map((matcher) => ({ san_type: 'URI', matcher })) },
+          validation_context_sds_secret_config: sdsSecretConfig('ROOTCA'),
+        },
+        alpn_protocols: ['istio-peer-exchange', 'istio'],
+      },
+    });
   }
   if (tls && generator === 'envoy' && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL')) {
     cluster.transport_socket = upstreamTlsTransportSocket({
