@@ -24,6 +24,8 @@ const SDS_TYPES: ReadonlySet<string> = new Set([TYPE_URL.SECRET]);
 export class AdsServer {
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly streams = new Set<AdsStreamBase>();
+  /** Open streams by node id, so setSnapshot touches only that node's streams (not every stream). */
+  private readonly streamsByNode = new Map<string, Set<AdsStreamBase>>();
   private readonly host: StreamHost;
   private readonly logger: Logger;
   private nonce = 0;
@@ -74,7 +76,8 @@ export class AdsServer {
     const problems = snapshot.consistencyProblems();
     if (problems.length > 0) throw xdsErrors.create('SNAPSHOT_INVALID', { nodeId, problems }, { nodeId, problems });
     this.snapshots.set(nodeId, snapshot);
-    for (const stream of this.streams) if (stream.nodeId === nodeId) stream.onSnapshot(snapshot);
+    const streams = this.streamsByNode.get(nodeId);
+    if (streams) for (const stream of streams) stream.onSnapshot(snapshot);
   }
 
   getSnapshot(nodeId: string): Snapshot | undefined {
@@ -151,6 +154,12 @@ export class AdsServer {
       attach: async (stream) => {
         this.streams.add(stream);
         const node = stream.node as XdsNode;
+        let byNode = this.streamsByNode.get(node.id);
+        if (!byNode) {
+          byNode = new Set();
+          this.streamsByNode.set(node.id, byNode);
+        }
+        byNode.add(stream);
         if (opts.onConnect) {
           const snapshot = await opts.onConnect(node, stream.info);
           if (snapshot) this.setSnapshot(node.id, snapshot);
@@ -158,6 +167,8 @@ export class AdsServer {
       },
       detach: (stream) => {
         if (!this.streams.delete(stream)) return;
+        const byNode = this.streamsByNode.get(stream.nodeId);
+        if (byNode?.delete(stream) && byNode.size === 0) this.streamsByNode.delete(stream.nodeId);
         if (opts.onDisconnect && stream.node) {
           try {
             opts.onDisconnect(stream.node, stream.info);

@@ -27,7 +27,20 @@ interface DeltaTypeState {
   progress: TypeProgress;
   /** name -> version the client holds (as far as we know). */
   held: Map<string, string>;
+  /**
+   * The snapshot `held` mirrors for the current subscription (every subscribed name it has, at its version,
+   * and nothing else): a push from it to another snapshot only looks at the names that differ between the
+   * two (Snapshot.changesSince, shared by every stream of a proxy class) instead of every resource.
+   * Undefined: `held` is reconciled name by name against the whole snapshot.
+   */
+  synced: Snapshot | undefined;
+  /** Names dropped from `held` to make the next push resend them (EDS of rebuilt clusters). */
+  forced: Set<string> | undefined;
+  /** After a push without removals (CDS first pass): its snapshot and the one `held` mirrored before it. */
+  pending: { snapshot: Snapshot; base: Snapshot | undefined } | undefined;
 }
+
+const NOTHING: readonly string[] = [];
 
 type RemovalMode = 'all' | 'none' | 'only';
 
@@ -48,7 +61,7 @@ export class DeltaStream extends AdsStreamBase {
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) {
-      state = { subscription: new Subscription(typeUrl), progress: newProgress(), held: new Map() };
+      state = { subscription: new Subscription(typeUrl), progress: newProgress(), held: new Map(), synced: undefined, forced: undefined, pending: undefined };
       for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.held.set(name, version);
       this.types.set(typeUrl, state);
     }
@@ -90,6 +103,12 @@ export class DeltaStream extends AdsStreamBase {
     const diff = state.subscription.apply(req.resource_names_subscribe ?? [], req.resource_names_unsubscribe ?? [], first);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
+    const subscriptionChanged = first || diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged;
+    if (subscriptionChanged) {
+      // `held` no longer mirrors a snapshot for this subscription: the next send reconciles every name.
+      state.synced = undefined;
+      state.pending = undefined;
+    }
     if ((first || diff.added.length > 0 || diff.wildcardChanged) && !heldBack) {
       const snapshot = this.host.snapshotFor(this.nodeId);
       if (snapshot) this.sendType(typeUrl, state, snapshot, 'all', first);
@@ -105,19 +124,22 @@ export class DeltaStream extends AdsStreamBase {
     const cds = this.types.get(TYPE_URL.CLUSTER);
     const eds = this.types.get(TYPE_URL.ENDPOINT);
     if (cds && eds && snapshot.has(TYPE_URL.CLUSTER)) {
-      for (const [name, r] of snapshot.resources(TYPE_URL.CLUSTER)) {
+      const clusters = snapshot.resources(TYPE_URL.CLUSTER);
+      // Only clusters that differ from the mirrored snapshot can differ from what the client holds.
+      const names = cds.synced ? snapshot.changesSince(cds.synced, TYPE_URL.CLUSTER).changed : clusters.keys();
+      for (const name of names) {
+        const r = clusters.get(name);
         const held = cds.held.get(name);
-        if (held === undefined || held === r.version) continue;
+        if (!r || held === undefined || held === r.version) continue;
         const service = edsServiceName(r.resource);
-        if (service !== undefined) eds.held.delete(service);
+        if (service !== undefined && eds.held.delete(service)) (eds.forced ??= new Set()).add(service);
       }
     }
-    const clustersBefore = cds ? new Set(cds.held.keys()) : undefined;
-    if (cds) this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'none', false);
+    const newClusters = cds ? this.sendType(TYPE_URL.CLUSTER, cds, snapshot, 'none', false) : NOTHING;
     if (eds) this.sendType(TYPE_URL.ENDPOINT, eds, snapshot, 'all', false);
     // New EDS clusters warm until the client subscribes to their endpoints and gets them: listeners and
     // routes that point at them wait until then (bounded by warmingTimeoutMs).
-    const waiting = cds && eds && clustersBefore ? unwarmedClusters(cds, eds, snapshot, clustersBefore) : undefined;
+    const waiting = eds ? unwarmedClusters(newClusters, eds, snapshot) : undefined;
     if (waiting && (this.types.has(TYPE_URL.LISTENER) || this.types.has(TYPE_URL.ROUTE))) {
       const timer = setTimeout(() => {
         this.log.warn('new clusters did not warm in time; pushing listeners and routes anyway', { clusters: [...waiting] });
@@ -161,30 +183,48 @@ export class DeltaStream extends AdsStreamBase {
     this.cancelDeferred();
   }
 
-  private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): void {
+  /**
+   * Sends what the client lacks of one type (and/or what it must remove); returns the names it now holds
+   * that it held nothing under before. When `held` mirrors a snapshot, only the names that differ between
+   * that snapshot and this one (plus forced ones) are looked at: O(changes), not O(resources), per stream.
+   */
+  private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): readonly string[] {
     // Blocked: `held` still says what the client lacks; the catch-up push on 'drain' sends it.
-    if (!snapshot.has(typeUrl) || this.blocked) return;
+    if (!snapshot.has(typeUrl) || this.blocked) return NOTHING;
     const available = snapshot.resources(typeUrl);
+    const base = removals === 'only' ? (state.pending?.snapshot === snapshot ? state.pending.base : undefined) : state.synced;
+    const changes = base ? snapshot.changesSince(base, typeUrl) : undefined;
     const resources: SnapshotResource[] = [];
     const removed: string[] = [];
     if (removals !== 'only') {
-      const consider = state.subscription.wildcard ? available.keys() : state.subscription.names.values();
+      let consider: Iterable<string>;
+      if (!changes) consider = state.subscription.wildcard ? available.keys() : state.subscription.names.values();
+      else consider = state.forced?.size ? new Set([...changes.changed, ...state.forced]) : changes.changed;
       for (const name of consider) {
+        if (changes && !state.subscription.covers(name)) continue;
         const r = available.get(name);
         if (r && state.held.get(name) !== r.version) resources.push(r);
       }
     }
     if (removals !== 'none') {
-      for (const name of state.held.keys()) if (!available.has(name)) removed.push(name);
+      for (const name of changes ? changes.removed : state.held.keys()) if (state.held.has(name) && !available.has(name)) removed.push(name);
     }
     // The first response for a wildcard type is sent even when empty, so the client can finish initializing.
     const mustAnswer = first && state.subscription.wildcard;
-    if (resources.length === 0 && removed.length === 0 && !mustAnswer) return;
+    if (resources.length === 0 && removed.length === 0 && !mustAnswer) {
+      settle(state, snapshot, removals, base);
+      return NOTHING;
+    }
     const version = snapshot.version(typeUrl);
     const nonce = this.host.nextNonce();
     this.write(encodeDeltaDiscoveryResponse(version, resources.map((r) => r.deltaEntry()), typeUrl, removed, nonce));
-    for (const r of resources) state.held.set(r.name, r.version);
+    let newlyHeld: string[] | undefined;
+    for (const r of resources) {
+      if (!state.held.has(r.name)) (newlyHeld ??= []).push(r.name);
+      state.held.set(r.name, r.version);
+    }
     for (const name of removed) state.held.delete(name);
+    settle(state, snapshot, removals, base);
     const now = new Date();
     state.progress.sentVersion = version;
     state.progress.sentNonce = nonce;
@@ -200,6 +240,7 @@ export class DeltaStream extends AdsStreamBase {
       removedNames: removed,
       at: now,
     });
+    return newlyHeld ?? NOTHING;
   }
 
   protected typeStatuses(): TypeStatus[] {
@@ -209,12 +250,30 @@ export class DeltaStream extends AdsStreamBase {
   }
 }
 
-/** EDS service names of clusters new to the client whose endpoints it does not hold yet. */
-function unwarmedClusters(cds: DeltaTypeState, eds: DeltaTypeState, snapshot: Snapshot, before: ReadonlySet<string>): Set<string> | undefined {
+/**
+ * What `held` mirrors after a send: an 'all' send reconciles the whole type with this snapshot; a send
+ * without removals leaves names to remove (remembered with the snapshot it started from); the removals that
+ * follow it for the same snapshot complete the reconciliation.
+ */
+function settle(state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, base: Snapshot | undefined): void {
+  if (removals === 'all') {
+    state.synced = snapshot;
+    state.forced = undefined;
+    state.pending = undefined;
+  } else if (removals === 'none') {
+    state.synced = undefined;
+    state.pending = { snapshot, base };
+  } else {
+    state.synced = state.pending?.snapshot === snapshot ? snapshot : undefined;
+    state.pending = undefined;
+  }
+}
+
+/** EDS service names of clusters new to the client (just sent) whose endpoints it does not hold yet. */
+function unwarmedClusters(newClusters: readonly string[], eds: DeltaTypeState, snapshot: Snapshot): Set<string> | undefined {
   let out: Set<string> | undefined;
   const clusters = snapshot.resources(TYPE_URL.CLUSTER);
-  for (const name of cds.held.keys()) {
-    if (before.has(name)) continue;
+  for (const name of newClusters) {
     const r = clusters.get(name);
     const service = r ? edsServiceName(r.resource) : undefined;
     if (service !== undefined && !eds.held.has(service)) (out ??= new Set()).add(service);

@@ -96,10 +96,20 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
   return enc;
 }
 
+/** What differs in one type between two snapshots: names new or changed (by version), names gone. */
+export interface SnapshotTypeChanges {
+  readonly changed: readonly string[];
+  readonly removed: readonly string[];
+}
+
+const NO_CHANGES: SnapshotTypeChanges = { changed: [], removed: [] };
+
 export class Snapshot {
   private readonly types = new Map<string, { version: string; resources: Map<string, SnapshotResource> }>();
   private problems: string[] | undefined;
   private nameProblems: string[] | undefined;
+  /** previous snapshot -> type URL -> changes (computed once, however many streams move between the two). */
+  private readonly changes = new WeakMap<Snapshot, Map<string, SnapshotTypeChanges>>();
 
   /**
    * Builds a snapshot; every resource is encoded here (once per resource object), so an unencodable
@@ -139,6 +149,32 @@ export class Snapshot {
   /** The resources of a type by name (empty when the type is absent). */
   resources(typeUrl: string): ReadonlyMap<string, SnapshotResource> {
     return this.types.get(typeUrl)?.resources ?? EMPTY;
+  }
+
+  /**
+   * The names of a type that are new or have another version than in `previous`, and those `previous` had
+   * that this snapshot lacks. Computed once per pair of snapshots and type, so the many streams of one proxy
+   * class moving from the same snapshot to this one each look only at what changed.
+   */
+  changesSince(previous: Snapshot, typeUrl: string): SnapshotTypeChanges {
+    if (previous === this) return NO_CHANGES;
+    let byType = this.changes.get(previous);
+    if (!byType) {
+      byType = new Map();
+      this.changes.set(previous, byType);
+    }
+    let out = byType.get(typeUrl);
+    if (!out) {
+      const before = previous.resources(typeUrl);
+      const after = this.resources(typeUrl);
+      const changed: string[] = [];
+      const removed: string[] = [];
+      for (const [name, r] of after) if (before.get(name)?.version !== r.version) changed.push(name);
+      for (const name of before.keys()) if (!after.has(name)) removed.push(name);
+      out = { changed, removed };
+      byType.set(typeUrl, out);
+    }
+    return out;
   }
 
   /**
