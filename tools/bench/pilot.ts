@@ -54,15 +54,19 @@ const light = Root.fromJSON({
 });
 const LightDeltaResponse = light.lookupType('LightDeltaResponse');
 interface LightResponse {
+  system_version_info: string;
   type_url: string;
   nonce: string;
   resources: { name: string; resource?: { value: Uint8Array } }[];
 }
 
 function runChild(): void {
-  const streams: { id: string; ackedAt: Map<string, number> }[] = [];
+  const streams: { id: string; ackedAt: Map<string, number>; version: Map<string, string> }[] = [];
   let armed: ArmMsg | undefined;
   let armedAcks = new Map<string, number>();
+  /** Per stream, the armed type's version when armed: a later response of that version (the previous push's
+   * trailing cluster removals) is not the change being measured. */
+  let armedFrom = new Map<string, string | undefined>();
   let connectedAll = false;
   const send = (m: unknown): boolean => process.send?.(m) ?? false;
 
@@ -71,6 +75,7 @@ function runChild(): void {
     if (msg.cmd === 'arm') {
       armed = msg;
       armedAcks = new Map();
+      armedFrom = new Map(streams.map((s) => [s.id, s.version.get(msg.typeUrl)]));
       return;
     }
     const def = loadXdsProtos().packageDefinition;
@@ -93,7 +98,7 @@ function runChild(): void {
       const ns = `ns-${i % msg.namespaces}`;
       const id = `sidecar~10.0.${Math.floor(i / 250)}.${i % 250}~proxy-${i}.${ns}~${ns}.svc.cluster.local`;
       const call = client.DeltaAggregatedResources() as unknown as grpc.ClientDuplexStream<object, LightResponse>;
-      const state = { id, ackedAt: new Map<string, number>() };
+      const state = { id, ackedAt: new Map<string, number>(), version: new Map<string, string>() };
       streams.push(state);
       const subscribed = new Map<string, Set<string>>([[TYPE_URL.ENDPOINT, new Set()], [TYPE_URL.ROUTE, new Set()]]);
       let first = true;
@@ -118,6 +123,7 @@ function runChild(): void {
         call.write({ type_url: typeUrl, response_nonce: nonce });
         const now = performance.timeOrigin + performance.now();
         state.ackedAt.set(typeUrl, now);
+        state.version.set(typeUrl, res.system_version_info);
         if (typeUrl === TYPE_URL.ROUTE && first) {
           first = false;
           if (++initialized === msg.proxies && !connectedAll) {
@@ -125,7 +131,7 @@ function runChild(): void {
             send({ cmd: 'ready' });
           }
         }
-        if (armed && typeUrl === armed.typeUrl && !armedAcks.has(id)) {
+        if (armed && typeUrl === armed.typeUrl && !armedAcks.has(id) && res.system_version_info !== armedFrom.get(id)) {
           armedAcks.set(id, now);
           if (armedAcks.size === msg.proxies) send({ cmd: 'acked', id: armed.id, times: [...armedAcks.values()] });
         }
