@@ -16,6 +16,7 @@ export interface SyncProxy {
   kind: string;
   peer?: string;
   connectedAt?: string;
+  /** Keyed by the type's short name in upper case: CDS, EDS, LDS, RDS, SDS. */
   types: Record<string, SyncType>;
 }
 
@@ -37,7 +38,7 @@ export function parseSyncz(body: unknown): SyncProxy[] | undefined {
     const types: Record<string, SyncType> = {};
     for (const [name, t] of Object.entries(p.types as Record<string, Record<string, unknown>>)) {
       const nack = t.lastNack as SyncType['lastNack'] | undefined;
-      types[name] = {
+      types[name.toUpperCase()] = {
         typeUrl: String(t.typeUrl ?? name),
         sentVersion: String(t.sentVersion ?? ''),
         ackedVersion: String(t.ackedVersion ?? ''),

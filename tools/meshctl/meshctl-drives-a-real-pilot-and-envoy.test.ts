@@ -1,0 +1,168 @@
+/**
+ * meshctl against the real thing: the Pilot binary watching <state-dir>/config, a real Envoy connected to
+ * it over ADS, and the local mesh's topology file naming both. status shows the Envoy SYNCED; apply of
+ * Bookinfo's networking YAML reaches Envoy's /config_dump; proxy-config lists Envoy's outbound clusters
+ * (found by proxy id through the topology); delete removes them again; a NACK shows as NACKED.
+ */
+import { strict as assert } from 'node:assert';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { IN_CI, requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
+import { dynamicResources, envoyBootstrap, openRawAdsStream, readConfigDump, type RawAdsStream } from '@mesh/xds/testing';
+import { eventually, meshctl, PILOT, ROOT, startPilotBinary, type RunningPilotBinary } from './test/run-meshctl';
+
+const BOOKINFO = join(ROOT, 'samples/bookinfo');
+const PROXY_ID = 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local';
+const NACKER_ID = 'sidecar~127.0.0.1~nacker.default~default.svc.cluster.local';
+const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+const REVIEWS_V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
+const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
+
+interface StatusJson {
+  ok: boolean;
+  components: { name: string; up: boolean }[];
+  pilot: { url: string; ready: boolean };
+  proxies: { proxy: string; types: Record<string, { state: string; nack?: string }> }[];
+}
+
+describe('meshctl with a real Pilot and a real Envoy', () => {
+  let dir = '';
+  let stateDir = '';
+  let pilot: RunningPilotBinary | undefined;
+  let envoy: EnvoyHandle | undefined;
+  let nacker: RawAdsStream<Record<string, unknown>, { version_info: string; nonce: string }> | undefined;
+  let skipReason: string | undefined;
+
+  before(async (t) => {
+    if (!existsSync(PILOT)) {
+      if (IN_CI) throw new Error(`${PILOT} is missing: build pilot first (node tools/build-app.mjs apps/pilot)`);
+      skipReason = 'pilot is not built (node tools/build-app.mjs apps/pilot)';
+      return;
+    }
+    if (!requireDep(t as never, 'envoy')) {
+      skipReason = 'missing dependency envoy: run npm run deps';
+      return;
+    }
+    dir = mkdtempSync(join(tmpdir(), 'meshctl-e2e-'));
+    stateDir = join(dir, 'state');
+    mkdirSync(join(stateDir, 'config'), { recursive: true });
+    copyFileSync(join(BOOKINFO, 'registry/bookinfo-workloads.yaml'), join(stateDir, 'config/bookinfo-workloads.yaml'));
+    pilot = await startPilotBinary(join(stateDir, 'config'));
+    envoy = await startEnvoy({
+      config: envoyBootstrap({ nodeId: PROXY_ID, xdsPort: pilot.xdsPort, metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } } }),
+    });
+    // The local mesh's state file, as tools/local-mesh writes it while running.
+    writeFileSync(
+      join(stateDir, 'topology.json'),
+      JSON.stringify({
+        ready: true,
+        supervisorPid: process.pid,
+        components: [
+          { name: 'pilot', role: 'control-plane', pid: process.pid, ports: [{ name: 'xds', host: '127.0.0.1', port: pilot.xdsPort }, { name: 'debug', host: '127.0.0.1', port: pilot.debugPort }], links: [] },
+          { name: 'sidecar-productpage-v1', role: 'sidecar', pid: envoy.pid, ports: [{ name: 'admin', host: '127.0.0.1', port: envoy.adminPort }], links: [] },
+        ],
+        skipped: [],
+      }),
+    );
+  });
+
+  after(async () => {
+    nacker?.close();
+    await envoy?.stop();
+    await pilot?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const status = async (): Promise<StatusJson & { code: number; table: string }> => {
+    const r = await meshctl(['status', '-o', 'json', '--state-dir', stateDir]);
+    const table = await meshctl(['status', '--state-dir', stateDir]);
+    return { ...(JSON.parse(r.stdout) as StatusJson), code: r.code, table: table.stdout };
+  };
+
+  const envoyClusters = async (): Promise<string[]> => dynamicResources(await readConfigDump(envoy?.adminUrl ?? ''), 'clusters').map((c) => c.name);
+
+  it('status shows the components, Pilot ready and the Envoy SYNCED for every type (exit 0)', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const s = await eventually('the Envoy SYNCED in meshctl status', async () => {
+      const s = await status();
+      const p = s.proxies.find((x) => x.proxy === PROXY_ID);
+      return p && ['CDS', 'EDS', 'LDS', 'RDS'].every((k) => p.types[k]?.state === 'SYNCED') && s.code === 0 ? s : undefined;
+    });
+    assert.equal(s.ok, true);
+    assert.equal(s.pilot.ready, true);
+    assert.deepEqual(s.components.map((c) => [c.name, c.up]), [['pilot', true], ['sidecar-productpage-v1', true]]);
+    assert.match(s.table, /^pilot\s+control-plane\s+\d+\s+UP$/m);
+    assert.match(s.table, new RegExp(`^${PROXY_ID.replace(/[.~]/g, '\\$&')}\\s+\\S+\\s+SYNCED\\s+SYNCED`, 'm'));
+    assert.match(s.table, /Pilot http:\/\/127\.0\.0\.1:\d+: READY/);
+  });
+
+  it("apply of Bookinfo's networking YAML reaches Envoy; proxy-config clusters lists the outbound clusters", async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const files = ['destination-rule-all.yaml', 'virtual-service-all-v1.yaml'].map((f) => join(BOOKINFO, 'networking', f));
+    const r = await meshctl(['apply', '-f', files[0] as string, '-f', files[1] as string, '--state-dir', stateDir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^destinationrule default\/reviews created$/m);
+    assert.match(r.stdout, /^virtualservice default\/reviews created$/m);
+    assert.ok(readdirSync(join(stateDir, 'config')).includes('destinationrule_default_reviews.yaml'));
+
+    await eventually(`${REVIEWS_V1} in Envoy's config_dump`, async () => ((await envoyClusters()).includes(REVIEWS_V1) ? true : undefined));
+    const routes = dynamicResources(await readConfigDump(envoy?.adminUrl ?? ''), 'routes');
+    assert.ok(JSON.stringify(routes).includes(REVIEWS_V1), 'no route of Envoy sends reviews to subset v1');
+
+    // By proxy id, resolved to Envoy's admin address through the topology file.
+    const table = await meshctl(['proxy-config', 'clusters', PROXY_ID, '--state-dir', stateDir]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME\s+TYPE\s+LB\s+SOURCE\s+VERSION$/m);
+    assert.match(table.stdout, new RegExp(`^${REVIEWS_V1.replace(/\|/g, '\\|')}\\s+EDS\\s+\\S+\\s+dynamic`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${REVIEWS.replace(/\|/g, '\\|')}\\s`, 'm'));
+    const json = await meshctl(['proxy-config', 'clusters', `127.0.0.1:${envoy?.adminPort}`, '-o', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const names = (JSON.parse(json.stdout) as { items: { name: string }[] }).items.map((i) => i.name);
+    assert.deepEqual(names.filter((n) => n.startsWith('outbound|')).sort(), (await envoyClusters()).filter((n) => n.startsWith('outbound|')).sort());
+
+    const routesTable = await meshctl(['proxy-config', 'routes', 'sidecar-productpage-v1', '--state-dir', stateDir]);
+    assert.equal(routesTable.code, 0, routesTable.stderr);
+    assert.ok(routesTable.stdout.includes(REVIEWS_V1), routesTable.stdout);
+
+    const again = await meshctl(['apply', '-f', files[0] as string, '--state-dir', stateDir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^destinationrule default\/reviews unchanged$/m);
+  });
+
+  it('delete removes the files, and Envoy loses the subset clusters', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const files = ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml'].map((f) => join(BOOKINFO, 'networking', f));
+    const r = await meshctl(['delete', '-f', files[0] as string, '-f', files[1] as string, '--state-dir', stateDir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^destinationrule default\/reviews deleted$/m);
+    assert.deepEqual(readdirSync(join(stateDir, 'config')), ['bookinfo-workloads.yaml']);
+    await eventually(`${REVIEWS_V1} gone from Envoy`, async () => {
+      const names = await envoyClusters();
+      return !names.includes(REVIEWS_V1) && names.includes(REVIEWS) ? true : undefined;
+    });
+    const twice = await meshctl(['delete', '-f', files[1] as string, '--state-dir', stateDir]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /destinationrule default\/reviews not found/);
+  });
+
+  it('a proxy that NACKs the clusters shows NACKED with its message, and status exits 1', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    nacker = openRawAdsStream<Record<string, unknown>, { version_info: string; nonce: string }>(`127.0.0.1:${pilot?.xdsPort}`);
+    nacker.send({ node: { id: NACKER_ID, metadata: { NAMESPACE: 'default' } }, type_url: CDS });
+    const res = await nacker.next(10_000);
+    nacker.send({ type_url: CDS, version_info: '', response_nonce: res.nonce, error_detail: { code: 3, message: 'test: cluster rejected on purpose' } });
+    const s = await eventually('NACKED in meshctl status', async () => {
+      const s = await status();
+      return s.proxies.find((p) => p.proxy === NACKER_ID)?.types.CDS?.state === 'NACKED' ? s : undefined;
+    });
+    assert.equal(s.code, 1);
+    assert.equal(s.ok, false);
+    assert.equal(s.proxies.find((p) => p.proxy === NACKER_ID)?.types.CDS?.nack, 'test: cluster rejected on purpose');
+    assert.equal(s.proxies.find((p) => p.proxy === PROXY_ID)?.types.CDS?.state, 'SYNCED', 'the healthy Envoy is not affected');
+    assert.match(s.table, /NACKED/);
+    assert.ok(s.table.includes(`${NACKER_ID} CDS NACKED version ${res.version_info}`), s.table);
+    assert.match(s.table, /test: cluster rejected on purpose/);
+  });
+});
