@@ -17,6 +17,10 @@ import type { Host, LoadBalancer } from './lb-types';
 import { OutlierDetector, type OutlierHost } from './outlier-detection';
 import { Http1Pool } from './pool-http1';
 import { Http2Pool } from './pool-http2';
+import { LocalSecrets } from './tls-secrets';
+
+/** How long a cluster replaced by a certificate rotation keeps its pools for requests in flight. */
+const ROTATED_CLUSTER_GRACE_MS = 30_000;
 
 export class UpstreamHost implements Host, OutlierHost {
   readonly address: string;
@@ -154,11 +158,15 @@ export class ClusterManager {
   readonly clusters = new Map<string, UpstreamCluster>();
   private readonly sweepTimer: NodeJS.Timeout;
 
+  private readonly unsubscribeSecrets: () => void;
+
   constructor(
     private readonly store: ConfigStore,
     private readonly log: Logger,
+    private readonly secrets: LocalSecrets = new LocalSecrets(undefined),
   ) {
     store.onChange((type, changed, removed) => this.onConfig(type, changed, removed));
+    this.unsubscribeSecrets = secrets.onRotate(() => this.rotateSdsClusters());
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const c of this.clusters.values()) c.sweep(now);
@@ -168,6 +176,42 @@ export class ClusterManager {
 
   get(name: string): UpstreamCluster | undefined {
     return this.clusters.get(name);
+  }
+
+  /**
+   * Upstream TLS that references SDS secrets gets the node agent's certificate and roots (Istio mutual
+   * TLS); without the agent the cluster keeps its `unsupported` reason and answers 503, never plaintext.
+   */
+  private withSecrets(cfg: ClusterConfig): ClusterConfig {
+    const t = cfg.upstreamTls;
+    if (!t) return cfg;
+    if (t.sanPrefixes.length > 0) {
+      // The upstream pools check exact SANs only: refuse rather than accept any peer.
+      return { ...cfg, upstreamTls: { ...t, unsupported: `prefix SAN matchers (${t.sanPrefixes.join(', ')}) are not enforced by this proxy` } };
+    }
+    if (t.sdsCert === undefined && t.sdsCa === undefined) return cfg;
+    const r = this.secrets.resolve(t.sdsCert, t.sdsCa);
+    if (!r) return cfg;
+    return { ...cfg, upstreamTls: { ...t, cert: r.cert ?? t.cert, key: r.key ?? t.key, ca: r.ca ?? t.ca, unsupported: undefined } };
+  }
+
+  private build(cfg: ClusterConfig): UpstreamCluster {
+    const uc = new UpstreamCluster(this.withSecrets(cfg), this.log);
+    uc.setEndpoints(this.endpointsFor(cfg)?.endpoints ?? []);
+    return uc;
+  }
+
+  /** A new certificate or trust bundle: clusters using SDS secrets get new pools; old ones finish. */
+  private rotateSdsClusters(): void {
+    for (const [name, old] of this.clusters) {
+      const t = old.config.upstreamTls;
+      if (!t || (t.sdsCert === undefined && t.sdsCa === undefined)) continue;
+      const cfg = this.store.clusters.resources.get(name)?.value;
+      if (!cfg) continue;
+      this.clusters.set(name, this.build(cfg));
+      setTimeout(() => old.close(), ROTATED_CLUSTER_GRACE_MS).unref();
+      this.log.info('cluster certificate rotated', { cluster: name });
+    }
   }
 
   private endpointsFor(c: ClusterConfig): EndpointsConfig | undefined {
@@ -186,8 +230,7 @@ export class ClusterManager {
         const cfg = this.store.clusters.resources.get(name)?.value;
         if (!cfg) continue;
         this.clusters.get(name)?.close();
-        const uc = new UpstreamCluster(cfg, this.log);
-        uc.setEndpoints(this.endpointsFor(cfg)?.endpoints ?? []);
+        const uc = this.build(cfg);
         this.clusters.set(name, uc);
         this.log.info('cluster updated', { cluster: name, type: cfg.type, lb: cfg.lbPolicy, hosts: uc.hosts.length });
       }
@@ -203,6 +246,7 @@ export class ClusterManager {
   }
 
   close(): void {
+    this.unsubscribeSecrets();
     clearInterval(this.sweepTimer);
     for (const c of this.clusters.values()) c.close();
     this.clusters.clear();

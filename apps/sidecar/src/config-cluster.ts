@@ -70,6 +70,11 @@ export interface UpstreamTlsConfig {
   alpn: string[];
   /** match_typed_subject_alt_names: the peer must present one of these (URI or DNS SANs) */
   sans: string[];
+  /** prefix matchers of match_typed_subject_alt_names (e.g. a trust domain "spiffe://cluster.local/") */
+  sanPrefixes: string[];
+  /** SDS secret names (Istio: 'default', 'ROOTCA'), resolved by the cluster manager from the node agent */
+  sdsCert: string | undefined;
+  sdsCa: string | undefined;
   /** Set when the context needs something this proxy cannot do (SDS secrets): requests fail with 503 UF. */
   unsupported: string | undefined;
 }
@@ -197,10 +202,18 @@ function upstreamTls(ts: Obj | undefined, path: string, issues: Issues): Upstrea
   const combined = obj(common, 'combined_validation_context', cp, issues);
   const vc = obj(common, 'validation_context', cp, issues) ?? (combined ? obj(combined, 'default_validation_context', `${cp}.combined_validation_context`, issues) : undefined);
   const sans: string[] = [];
-  for (const m of vc ? arr(vc, 'match_typed_subject_alt_names', `${cp}.validation_context`, issues) : []) {
-    if (isObj(m) && isObj(m.matcher)) sans.push(str(m.matcher, 'exact'));
+  const sanPrefixes: string[] = [];
+  for (const [i, m] of (vc ? arr(vc, 'match_typed_subject_alt_names', `${cp}.validation_context`, issues) : []).entries()) {
+    if (!isObj(m) || !isObj(m.matcher)) continue;
+    if (str(m.matcher, 'exact')) sans.push(str(m.matcher, 'exact'));
+    else if (str(m.matcher, 'prefix')) sanPrefixes.push(str(m.matcher, 'prefix'));
+    else issues.add(`${cp}.validation_context.match_typed_subject_alt_names[${i}].matcher`, 'only exact and prefix SAN matchers are supported');
   }
-  const sds = arr(common, 'tls_certificate_sds_secret_configs', cp, issues).length > 0 || common.validation_context_sds_secret_config != null || (combined != null && combined.validation_context_sds_secret_config != null);
+  const sdsCertCfg = arr(common, 'tls_certificate_sds_secret_configs', cp, issues)[0];
+  const sdsVc = isObj(common.validation_context_sds_secret_config) ? common.validation_context_sds_secret_config : combined && isObj(combined.validation_context_sds_secret_config) ? combined.validation_context_sds_secret_config : undefined;
+  const sdsCert = isObj(sdsCertCfg) ? str(sdsCertCfg, 'name') : undefined;
+  const sdsCa = sdsVc ? str(sdsVc, 'name') : undefined;
+  const sds = sdsCert !== undefined || sdsCa !== undefined;
   const first = arr(common, 'tls_certificates', cp, issues)[0];
   return {
     sni: str(cfg, 'sni'),
@@ -209,7 +222,10 @@ function upstreamTls(ts: Obj | undefined, path: string, issues: Issues): Upstrea
     key: isObj(first) ? dataSource(first.private_key, `${cp}.tls_certificates[0].private_key`, issues) : undefined,
     alpn: arr(common, 'alpn_protocols', cp, issues).filter((x): x is string => typeof x === 'string'),
     sans,
-    unsupported: sds ? 'upstream TLS with SDS secrets (Istio mutual TLS) is not supported by this proxy yet' : undefined,
+    sanPrefixes,
+    sdsCert,
+    sdsCa,
+    unsupported: sds ? 'upstream TLS with SDS secrets needs the node agent (--ca-address)' : undefined,
   };
 }
 

@@ -7,10 +7,12 @@ import {
   arr, bool, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
 import { compileCors, compileFault, compileRouteConfiguration, type CorsPolicy, type FaultPolicy, type RouteTable } from './config-route';
+import { compileRbacFilter, type RbacConfig } from './rbac-policy';
 
 export type HttpFilterConfig =
   | { kind: 'fault'; defaults: FaultPolicy | undefined }
   | { kind: 'cors'; defaults: CorsPolicy | undefined }
+  | { kind: 'rbac'; rbac: RbacConfig }
   | { kind: 'router' };
 
 export interface HcmConfig {
@@ -45,6 +47,23 @@ export interface TlsServerConfig {
   ca: string | undefined;
   alpn: string[];
   requireClientCert: boolean;
+  /** SDS secret names (Istio: 'default' and 'ROOTCA'), resolved from the local node agent */
+  sdsCert: string | undefined;
+  sdsCa: string | undefined;
+}
+
+/** One filter chain with its filter_chain_match (empty match fields match anything). */
+export interface FilterChainConfig {
+  name: string;
+  /** 'tls', 'raw_buffer' or '' (any) */
+  transportProtocol: string;
+  /** 0 = any */
+  destinationPort: number;
+  hcm: HcmConfig | undefined;
+  tcp: TcpProxyConfig | undefined;
+  tls: TlsServerConfig | undefined;
+  /** envoy.filters.network.rbac in this chain */
+  networkRbac: RbacConfig | undefined;
 }
 
 export interface ListenerConfig {
@@ -55,10 +74,13 @@ export interface ListenerConfig {
   hcm: HcmConfig | undefined;
   tcp: TcpProxyConfig | undefined;
   tls: TlsServerConfig | undefined;
+  /** Every filter chain (the fields above are the first chain's); more than one, SDS TLS or a match need the chain listener. */
+  chains: FilterChainConfig[];
   /** A short fingerprint of what requires a rebind: address + kind + tls. */
   socketKey: string;
 }
 
+const IGNORABLE_NETWORK_FILTERS = new Set(['istio.metadata_exchange', 'istio.stats', 'envoy.filters.network.metadata_exchange']);
 const IGNORABLE_HTTP_FILTERS = new Set(['envoy.filters.http.grpc_stats', 'istio.metadata_exchange', 'istio.stats', 'istio.alpn', 'envoy.filters.http.grpc_web']);
 
 function dataSource(o: Obj | undefined, path: string, issues: Issues): string {
@@ -95,17 +117,30 @@ function tlsServer(chain: Obj, path: string, issues: Issues): TlsServerConfig | 
   const cp = `${tp}.typed_config.common_tls_context`;
   const common = obj(cfg, 'common_tls_context', `${tp}.typed_config`, issues) ?? {};
   const certs = arr(common, 'tls_certificates', cp, issues);
+  const sdsCerts = arr(common, 'tls_certificate_sds_secret_configs', cp, issues);
+  const combined = obj(common, 'combined_validation_context', cp, issues);
+  const sdsVc = obj(common, 'validation_context_sds_secret_config', cp, issues) ?? (combined ? obj(combined, 'validation_context_sds_secret_config', `${cp}.combined_validation_context`, issues) : undefined);
+  const sdsCa = sdsVc ? str(sdsVc, 'name') || undefined : undefined;
+  const alpn = arr(common, 'alpn_protocols', cp, issues).filter((x): x is string => typeof x === 'string');
+  const requireClientCert = wrappedBool(cfg, 'require_client_certificate', false);
   const first = certs[0];
+  const sdsFirst = sdsCerts[0];
+  if (isObj(sdsFirst)) {
+    const sdsCert = str(sdsFirst, 'name');
+    if (!sdsCert) issues.add(`${cp}.tls_certificate_sds_secret_configs[0].name`, 'is required');
+    const vc = obj(common, 'validation_context', cp, issues);
+    const ca = !sdsCa && vc && isObj(vc.trusted_ca) ? dataSource(vc.trusted_ca, `${cp}.validation_context.trusted_ca`, issues) : undefined;
+    return { cert: '', key: '', ca, alpn, requireClientCert, sdsCert, sdsCa };
+  }
   if (!isObj(first)) {
-    issues.add(`${cp}.tls_certificates`, 'needs one inline or file certificate (SDS is not supported yet)');
+    issues.add(`${cp}.tls_certificates`, 'needs one inline or file certificate, or tls_certificate_sds_secret_configs');
     return undefined;
   }
   const cert = dataSource(obj(first, 'certificate_chain', `${cp}.tls_certificates[0]`, issues), `${cp}.tls_certificates[0].certificate_chain`, issues);
   const key = dataSource(obj(first, 'private_key', `${cp}.tls_certificates[0]`, issues), `${cp}.tls_certificates[0].private_key`, issues);
   const vc = obj(common, 'validation_context', cp, issues);
   const ca = vc && isObj(vc.trusted_ca) ? dataSource(vc.trusted_ca, `${cp}.validation_context.trusted_ca`, issues) : undefined;
-  const alpn = arr(common, 'alpn_protocols', cp, issues).filter((x): x is string => typeof x === 'string');
-  return { cert, key, ca, alpn, requireClientCert: wrappedBool(cfg, 'require_client_certificate', false) };
+  return { cert, key, ca, alpn, requireClientCert, sdsCert: undefined, sdsCa };
 }
 
 function hcm(cfg: Obj, path: string, issues: Issues): HcmConfig {
@@ -135,6 +170,8 @@ function hcm(cfg: Obj, path: string, issues: Issues): HcmConfig {
       filters.push({ kind: 'fault', defaults: f2 && (f2.abortFraction > 0 || f2.delayFraction > 0) ? f2 : undefined });
     } else if (t === 'envoy.extensions.filters.http.cors.v3.Cors' || name === 'envoy.filters.http.cors') {
       filters.push({ kind: 'cors', defaults: undefined });
+    } else if ((t === 'envoy.extensions.filters.http.rbac.v3.RBAC' || name === 'envoy.filters.http.rbac') && tc) {
+      filters.push({ kind: 'rbac', rbac: compileRbacFilter(tc, `${fp}.typed_config`, issues) });
     } else if (t === 'envoy.extensions.filters.http.cors.v3.CorsPolicy' && tc) {
       filters.push({ kind: 'cors', defaults: compileCors(tc, `${fp}.typed_config`, issues) });
     } else if (!bool(f, 'is_optional') && !IGNORABLE_HTTP_FILTERS.has(name)) {
@@ -187,6 +224,43 @@ function tcpProxy(cfg: Obj, path: string, issues: Issues): TcpProxyConfig {
   };
 }
 
+function filterChain(chain: Obj, cp: string, issues: Issues): FilterChainConfig {
+  const match = obj(chain, 'filter_chain_match', cp, issues) ?? {};
+  const transportProtocol = str(match, 'transport_protocol');
+  if (transportProtocol !== '' && transportProtocol !== 'tls' && transportProtocol !== 'raw_buffer') {
+    issues.add(`${cp}.filter_chain_match.transport_protocol`, `must be "tls" or "raw_buffer", got "${transportProtocol}"`);
+  }
+  for (const k of ['server_names', 'application_protocols', 'prefix_ranges', 'source_prefix_ranges', 'direct_source_prefix_ranges', 'source_ports']) {
+    if (arr(match, k, `${cp}.filter_chain_match`, issues).length > 0) issues.add(`${cp}.filter_chain_match.${k}`, 'is not supported by this proxy');
+  }
+  const out: FilterChainConfig = {
+    name: str(chain, 'name'),
+    transportProtocol,
+    destinationPort: wrappedNum(match, 'destination_port', 0),
+    hcm: undefined,
+    tcp: undefined,
+    tls: tlsServer(chain, cp, issues),
+    networkRbac: undefined,
+  };
+  const filters = arr(chain, 'filters', cp, issues);
+  for (const [i, f] of filters.entries()) {
+    const fp = `${cp}.filters[${i}]`;
+    if (!isObj(f)) continue;
+    const tc = obj(f, 'typed_config', fp, issues);
+    const t = tc ? typeName(tc) : '';
+    const name = str(f, 'name');
+    if (tc && t === 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager') out.hcm = hcm(tc, `${fp}.typed_config`, issues);
+    else if (tc && t === 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy') out.tcp = tcpProxy(tc, `${fp}.typed_config`, issues);
+    else if (tc && t === 'envoy.extensions.filters.network.rbac.v3.RBAC') {
+      if (out.hcm || out.tcp) issues.add(fp, 'the RBAC network filter must come before the terminal filter');
+      out.networkRbac = compileRbacFilter(tc, `${fp}.typed_config`, issues);
+    } else if (!IGNORABLE_NETWORK_FILTERS.has(name)) issues.add(fp, `unsupported network filter ${name}${t ? ` (${t})` : ''}`);
+  }
+  if (!out.hcm && !out.tcp && filters.length > 0) issues.add(`${cp}.filters`, 'needs an http_connection_manager or tcp_proxy filter');
+  if (out.hcm && out.tcp) issues.add(`${cp}.filters`, 'has both http_connection_manager and tcp_proxy');
+  return out;
+}
+
 export function compileListener(l: Obj, path = 'listener'): ValidationResult<ListenerConfig> {
   const issues = new Issues();
   const name = str(l, 'name');
@@ -200,27 +274,22 @@ export function compileListener(l: Obj, path = 'listener'): ValidationResult<Lis
     chains = [def];
     chainPath = `${path}.default_filter_chain`;
   }
-  let hcmCfg: HcmConfig | undefined;
-  let tcpCfg: TcpProxyConfig | undefined;
-  let tls: TlsServerConfig | undefined;
-  const chain = chains[0];
-  if (!isObj(chain)) issues.add(`${path}.filter_chains`, 'needs at least one filter chain');
-  else {
-    const cp = chains.length === 1 && chainPath.endsWith('default_filter_chain') ? chainPath : `${chainPath}[0]`;
-    tls = tlsServer(chain, cp, issues);
-    const filters = arr(chain, 'filters', cp, issues);
-    for (const [i, f] of filters.entries()) {
-      const fp = `${cp}.filters[${i}]`;
-      if (!isObj(f)) continue;
-      const tc = obj(f, 'typed_config', fp, issues);
-      const t = tc ? typeName(tc) : '';
-      if (tc && t === 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager') hcmCfg = hcm(tc, `${fp}.typed_config`, issues);
-      else if (tc && t === 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy') tcpCfg = tcpProxy(tc, `${fp}.typed_config`, issues);
-      else issues.add(fp, `unsupported network filter ${str(f, 'name')}${t ? ` (${t})` : ''}`);
-    }
-    if (!hcmCfg && !tcpCfg && filters.length > 0) issues.add(`${cp}.filters`, 'needs an http_connection_manager or tcp_proxy filter');
-    if (hcmCfg && tcpCfg) issues.add(`${cp}.filters`, 'has both http_connection_manager and tcp_proxy');
+  const compiled: FilterChainConfig[] = [];
+  if (chains.length === 0) issues.add(`${path}.filter_chains`, 'needs at least one filter chain');
+  for (const [ci, chain] of chains.entries()) {
+    if (!isObj(chain)) continue;
+    const cp = chainPath.endsWith('default_filter_chain') ? chainPath : `${chainPath}[${ci}]`;
+    compiled.push(filterChain(chain, cp, issues));
   }
+  // Envoy appends default_filter_chain as the chain of last resort.
+  if (def && chainPath !== `${path}.default_filter_chain`) compiled.push(filterChain(def, `${path}.default_filter_chain`, issues));
+  const kinds = new Set(compiled.map((c) => (c.hcm ? 'http' : 'tcp')));
+  if (kinds.size > 1 && compiled.some((c) => !c.hcm && !c.tcp)) issues.add(`${path}.filter_chains`, 'every filter chain needs an http_connection_manager or tcp_proxy filter');
+  const firstChain = compiled[0];
+  const hcmCfg = firstChain?.hcm;
+  const tcpCfg = firstChain?.tcp;
+  const tls = firstChain?.tls;
+  const chained = compiled.length > 1 || compiled.some((c) => c.transportProtocol !== '' || c.destinationPort !== 0 || c.networkRbac !== undefined || c.tls?.sdsCert !== undefined);
   if (issues.list.length || !addr) return { ok: false, errors: issues.list };
   const kind = hcmCfg ? 'http' : 'tcp';
   return {
@@ -233,7 +302,8 @@ export function compileListener(l: Obj, path = 'listener'): ValidationResult<Lis
       hcm: hcmCfg,
       tcp: tcpCfg,
       tls,
-      socketKey: `${addr.host}:${addr.port}/${kind}/${hcmCfg?.codec ?? ''}/${tls ? 'tls' : 'plain'}`,
+      chains: compiled,
+      socketKey: chained ? `${addr.host}:${addr.port}/chains` : `${addr.host}:${addr.port}/${kind}/${hcmCfg?.codec ?? ''}/${tls ? 'tls' : 'plain'}`,
     },
   };
 }

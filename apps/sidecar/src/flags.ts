@@ -45,6 +45,17 @@ export const flags = {
     default: '',
     env: 'MESH_ACCESS_LOG',
   },
+  'ca-address': {
+    kind: 'address',
+    description: 'Citadel gRPC address; when set, the node agent obtains and rotates the workload certificate (mutual TLS)',
+    env: 'CA_ADDR',
+  },
+  'ca-root-cert': { kind: 'string', description: "PEM file with the root(s) Citadel's serving certificate chains to (the mesh root)", default: './var/run/secrets/istio/root-cert.pem' },
+  'ca-server-name': { kind: 'string', description: "name to verify in Citadel's serving certificate (default: the host of --ca-address)" },
+  'token-path': { kind: 'string', description: 'file holding the bearer token presented to Citadel (re-read for every request)', default: './var/run/secrets/tokens/istio-token' },
+  'trust-domain': { kind: 'string', description: 'SPIFFE trust domain of the workload identity', default: 'cluster.local', env: 'TRUST_DOMAIN' },
+  'workload-cert-ttl': { kind: 'duration', description: 'requested workload certificate lifetime', default: '24h', env: 'SECRET_TTL' },
+  'sds-socket': { kind: 'string', description: 'Unix socket on which the node agent serves SDS (default, ROOTCA) for a co-located Envoy; off when empty', default: '' },
 } satisfies FlagSpecs;
 
 /** The part of the environment that is a set rather than one variable: Istio's ISTIO_META_* metadata. */

@@ -14,6 +14,7 @@ import type { RouteTable } from './config-route';
 import type { ConfigStore } from './config-store';
 import { CorsFilter } from './filter-cors';
 import { FaultFilter } from './filter-fault';
+import { RbacFilter } from './filter-rbac';
 import type { HttpFilter } from './http-filter';
 import { HttpStream, type DownstreamRequest, type DownstreamResponse } from './http-stream';
 import { flagString, Flag } from './response-flags';
@@ -51,6 +52,8 @@ export class HttpConnectionManager implements RouterHost {
           return new FaultFilter(f.defaults, this);
         case 'cors':
           return new CorsFilter(f.defaults, this);
+        case 'rbac':
+          return new RbacFilter(f.rbac, this, deps.stats);
         case 'router':
           return new RouterFilter(deps.clusters, this);
       }

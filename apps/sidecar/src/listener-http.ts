@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { Logger } from '@mesh/runtime';
 import type { ListenerConfig } from './config-listener';
 import { HttpConnectionManager, type HcmDeps } from './hcm';
@@ -59,6 +60,8 @@ export class HttpListener {
     private readonly deps: HcmDeps,
     private readonly stats: MeshStats,
     private readonly log: Logger,
+    /** false: a chain listener owns the socket (and terminates TLS) and hands connections to accept() */
+    ownsSocket = true,
   ) {
     const hcmCfg = cfg.hcm;
     if (!hcmCfg) throw new Error(`listener ${cfg.name} has no http_connection_manager`);
@@ -110,7 +113,7 @@ export class HttpListener {
       }
       badRequest(socket, overflow ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     };
-    if (cfg.tls) {
+    if (cfg.tls && ownsSocket) {
       const alpn = cfg.tls.alpn.length > 0 ? cfg.tls.alpn : hcmCfg.codec === 'HTTP1' ? ['http/1.1'] : ['h2', 'http/1.1'];
       const secure = http2.createSecureServer(
         {
@@ -151,6 +154,24 @@ export class HttpListener {
       socket.once('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);
     });
+  }
+
+  /**
+   * A connection from a chain listener: plaintext (possibly with its first bytes already read) or a TLS
+   * socket whose handshake is done (ALPN h2 goes to HTTP/2, anything else to HTTP/1.1).
+   */
+  accept(socket: net.Socket): void {
+    this.stats.server.downstream_cx_total++;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const alpn = (socket as Partial<tls.TLSSocket>).alpnProtocol;
+    if (typeof alpn === 'string' || alpn === false) {
+      if (alpn === 'h2' && this.h2) this.h2.emit('connection', socket);
+      else this.h1.emit('connection', socket);
+      return;
+    }
+    this.onConnection(socket, this.cfg.hcm?.codec ?? 'AUTO');
   }
 
   private onConnection(socket: net.Socket, codec: 'AUTO' | 'HTTP1' | 'HTTP2'): void {

@@ -8,11 +8,13 @@ import type { ClusterManager } from './cluster-manager';
 import type { ListenerConfig } from './config-listener';
 import { TYPE, type ConfigStore, type ConfigType } from './config-store';
 import type { HcmDeps } from './hcm';
+import { ChainListener } from './listener-chains';
 import { HttpListener } from './listener-http';
 import { TcpListener } from './listener-tcp';
 import type { MeshStats } from './stats';
+import { LocalSecrets } from './tls-secrets';
 
-type ActiveListener = HttpListener | TcpListener;
+type ActiveListener = HttpListener | TcpListener | ChainListener;
 
 export interface ListenerStatus {
   name: string;
@@ -36,6 +38,7 @@ export class ListenerManager {
     private readonly stats: MeshStats,
     private readonly drainMs: number,
     private readonly log: Logger,
+    private readonly secrets: LocalSecrets = new LocalSecrets(undefined),
   ) {
     store.onChange((type, changed, removed) => this.onConfig(type, changed, removed));
   }
@@ -85,7 +88,10 @@ export class ListenerManager {
       this.status.set(cfg.name, { name: cfg.name, address: cfg.host, port: cfg.port, state: 'unbound' });
       return;
     }
-    const l: ActiveListener = cfg.hcm ? new HttpListener(cfg, this.deps, this.stats, this.log) : new TcpListener(cfg, this.clusters, this.stats, this.log);
+    const l: ActiveListener = cfg.socketKey.endsWith('/chains')
+      ? new ChainListener(cfg, { hcm: this.deps, clusters: this.clusters, secrets: this.secrets, stats: this.stats, log: this.log })
+      : cfg.hcm
+        ? new HttpListener(cfg, this.deps, this.stats, this.log) : new TcpListener(cfg, this.clusters, this.stats, this.log);
     try {
       const port = await l.listen();
       this.active.set(cfg.name, l);

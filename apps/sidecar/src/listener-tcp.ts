@@ -61,6 +61,11 @@ export class TcpListener {
     return tcp.clusters[tcp.clusters.length - 1].name;
   }
 
+  /** A connection from a chain listener (plaintext or TLS already terminated). */
+  accept(down: net.Socket): void {
+    this.onConnection(down);
+  }
+
   private onConnection(down: net.Socket): void {
     this.sockets.add(down);
     down.on('error', () => undefined);

@@ -3,11 +3,32 @@
  * listening sockets; the first worker also serves admin), stop cleanly on SIGTERM or /quitquitquit.
  */
 import cluster from 'node:cluster';
-import { runApp } from '@mesh/runtime';
+import { runApp, type Logger } from '@mesh/runtime';
+import { startNodeAgent, type NodeAgent } from './agent';
 import { errors } from './errors';
 import { flags, readAgentEnv, usageInfo } from './flags';
-import { buildNodeIdentity } from './node-identity';
+import { buildNodeIdentity, type NodeIdentity } from './node-identity';
 import { Proxy } from './proxy';
+
+type SidecarFlags = Parameters<Parameters<typeof runApp<typeof flags>>[0]['start']>[0]['flags'];
+
+/** The node agent (mutual TLS identity) when --ca-address is set; SDS is served by the first worker only. */
+async function startAgent(f: SidecarFlags, node: NodeIdentity, log: Logger, workerIndex: number): Promise<NodeAgent | undefined> {
+  if (!f.caAddress) return undefined;
+  const serviceAccount = f.serviceAccount ?? (typeof node.metadata.SERVICE_ACCOUNT === 'string' ? node.metadata.SERVICE_ACCOUNT : undefined);
+  if (!serviceAccount) throw errors.create('AGENT_FLAGS_INVALID', { problems: '--ca-address needs --service-account (SERVICE_ACCOUNT)' });
+  const caHost = f.caAddress.host.includes(':') ? `[${f.caAddress.host}]` : f.caAddress.host;
+  return startNodeAgent({
+    identity: { trustDomain: f.trustDomain, namespace: node.namespace, serviceAccount },
+    caAddress: `${caHost}:${f.caAddress.port}`,
+    caRootCertPath: f.caRootCert,
+    caServerName: f.caServerName,
+    tokenPath: f.tokenPath,
+    validitySeconds: Math.round(f.workloadCertTtl / 1000),
+    sdsSocketPath: f.sdsSocket && workerIndex === 0 ? f.sdsSocket : undefined,
+    logger: log,
+  });
+}
 
 void runApp({
   component: 'sidecar',
@@ -61,7 +82,9 @@ void runApp({
     }
 
     const workerIndex = Number(process.env.MESH_SIDECAR_WORKER ?? '0');
+    const agent = await startAgent(f, node, plog, workerIndex);
     const proxy = new Proxy({
+      certificates: agent,
       node,
       xdsTarget,
       admin: workerIndex === 0 ? f.adminAddress : undefined,
@@ -76,6 +99,11 @@ void runApp({
     });
     await proxy.start();
     plog.info('sidecar started', { xds: xdsTarget, admin: proxy.admin ? `${f.adminAddress.host}:${proxy.adminPort}` : 'off', type: node.type, worker: workerIndex });
-    return { stop: () => proxy.stop() };
+    return {
+      stop: async () => {
+        await proxy.stop();
+        await agent?.stop();
+      },
+    };
   },
 });

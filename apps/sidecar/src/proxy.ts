@@ -10,6 +10,8 @@ import { ConfigStore } from './config-store';
 import { ListenerManager } from './listener-manager';
 import type { NodeIdentity } from './node-identity';
 import { MeshStats } from './stats';
+import type { CertificateProvider } from './agent-tls';
+import { LocalSecrets } from './tls-secrets';
 import { XdsBinding } from './xds-binding';
 
 export interface ProxyOptions {
@@ -22,6 +24,8 @@ export interface ProxyOptions {
   accessLogPath: string;
   concurrency: number;
   log: Logger;
+  /** the node agent's certificate: resolves SDS 'default'/'ROOTCA' for listeners and clusters (mTLS) */
+  certificates?: CertificateProvider;
   /** called by /quitquitquit after the proxy drained */
   onQuit?: () => void;
 }
@@ -40,7 +44,8 @@ export class Proxy {
   constructor(private readonly o: ProxyOptions) {
     const log = o.log;
     this.stats = new MeshStats(o.node);
-    this.clusters = new ClusterManager(this.store, log);
+    const secrets = new LocalSecrets(o.certificates);
+    this.clusters = new ClusterManager(this.store, log, secrets);
     this.accessLog = o.accessLogPath ? new AccessLog(o.accessLogPath) : undefined;
     this.listeners = new ListenerManager(
       this.store,
@@ -49,6 +54,7 @@ export class Proxy {
       this.stats,
       o.drainMs,
       log,
+      secrets,
     );
     this.xds = o.xdsTarget ? new XdsBinding(o.xdsTarget, o.node, this.store, log) : undefined;
     this.admin = o.admin

@@ -30,6 +30,30 @@ export class PrefacedSocket extends Duplex {
     return this.socket.remotePort;
   }
 
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
+  /** Idle timeouts run on the TCP socket underneath (all bytes pass through it). */
+  setTimeout(ms: number, onTimeout?: () => void): this {
+    this.socket.setTimeout(ms, onTimeout);
+    return this;
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.socket.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, delayMs?: number): this {
+    this.socket.setKeepAlive(enable, delayMs);
+    return this;
+  }
+
   override _read(): void {
     this.socket.resume();
   }

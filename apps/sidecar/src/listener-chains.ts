@@ -1,0 +1,243 @@
+/**
+ * A listener with several filter chains (Istio's inbound listener): each connection picks its chain by
+ * filter_chain_match (destination port, then transport protocol: 'tls' when the first byte is a TLS
+ * handshake record, else 'raw_buffer', as Envoy's tls_inspector reports it), then: TLS terminated with the
+ * chain's DownstreamTlsContext (SDS 'default'/'ROOTCA' from the node agent, rotated in place), the peer's
+ * SPIFFE id recorded, the network RBAC filter applied, and the connection handed to the chain's HTTP
+ * connection manager or TCP proxy. No matching chain: the connection is closed (STRICT refuses plaintext).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Logger } from '@mesh/runtime';
+import type { ClusterManager } from './cluster-manager';
+import type { FilterChainConfig, ListenerConfig, TlsServerConfig } from './config-listener';
+import type { HcmDeps } from './hcm';
+import { HttpListener } from './listener-http';
+import { TcpListener } from './listener-tcp';
+import { evaluateRbac } from './rbac-policy';
+import { PrefacedSocket } from './socket-preface';
+import type { MeshStats } from './stats';
+import { recordPeerPrincipal } from './tls-peer';
+import type { LocalSecrets } from './tls-secrets';
+
+const TLS_HANDSHAKE = 0x16;
+/** Envoy's listener_filters_timeout default: a client that sends nothing is closed after 15 s. */
+const INSPECT_TIMEOUT_MS = 15_000;
+
+export interface ChainDeps {
+  hcm: HcmDeps;
+  clusters: ClusterManager;
+  secrets: LocalSecrets;
+  stats: MeshStats;
+  log: Logger;
+}
+
+/** Node secure-context options for a chain's TLS, or a reason it cannot serve. */
+function serverTlsOptions(t: TlsServerConfig, secrets: LocalSecrets): tls.SecureContextOptions | string {
+  if (t.sdsCert === undefined && t.sdsCa === undefined) return { cert: t.cert, key: t.key, ca: t.ca };
+  const r = secrets.resolve(t.sdsCert, t.sdsCa);
+  if (!r) return secrets.available ? `SDS secrets ${t.sdsCert ?? ''}/${t.sdsCa ?? ''} are not served by the node agent` : 'SDS secrets need the node agent (--ca-address)';
+  return { cert: r.cert ?? t.cert, key: r.key ?? t.key, ca: r.ca ?? t.ca };
+}
+
+/** A TLS socket over a Duplex has no addresses of its own: take them from the TCP socket. */
+function inheritAddresses(tlsSocket: tls.TLSSocket, raw: net.Socket): void {
+  if (tlsSocket.remoteAddress !== undefined) return;
+  for (const key of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
+    Object.defineProperty(tlsSocket, key, { value: raw[key], configurable: true });
+  }
+}
+
+class ChainHandler {
+  readonly http: HttpListener | undefined;
+  readonly tcp: TcpListener | undefined;
+  private readonly tlsServer: tls.Server | undefined;
+  /** set when TLS cannot be served (SDS unavailable): connections are refused */
+  private readonly refusal: string | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly chain: FilterChainConfig,
+    private readonly listener: ListenerConfig,
+    private readonly d: ChainDeps,
+  ) {
+    const cfg: ListenerConfig = { ...listener, hcm: chain.hcm, tcp: chain.tcp, tls: chain.tls, chains: [chain] };
+    this.http = chain.hcm ? new HttpListener(cfg, d.hcm, d.stats, d.log, false) : undefined;
+    this.tcp = chain.tcp ? new TcpListener(cfg, d.clusters, d.stats, d.log) : undefined;
+    this.unsubscribe = () => undefined;
+    const t = chain.tls;
+    if (!t) return;
+    const options = serverTlsOptions(t, d.secrets);
+    if (typeof options === 'string') {
+      this.refusal = options;
+      d.log.warn('filter chain cannot serve TLS; its connections are refused', { code: 'MESH_ERR_SIDECAR_TLS_UNAVAILABLE', listener: listener.name, chain: chain.name, reason: options });
+      return;
+    }
+    const wanted = t.alpn.length > 0 ? t.alpn : chain.hcm ? (chain.hcm.codec === 'HTTP1' ? ['http/1.1'] : ['h2', 'http/1.1']) : [];
+    const server = tls.createServer({
+      ...options,
+      requestCert: true,
+      rejectUnauthorized: t.requireClientCert,
+      // Envoy goes on without ALPN when nothing matches; Node needs one of the client's names (ours first).
+      ALPNCallback: ({ protocols }) => wanted.find((p) => protocols.includes(p)) ?? protocols[0],
+    });
+    server.on('secureConnection', (s: tls.TLSSocket) => this.onSecure(s));
+    server.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
+      d.log.debug('downstream TLS handshake failed', { listener: listener.name, chain: chain.name, error: err.message });
+      s.destroy();
+    });
+    this.tlsServer = server;
+    if (t.sdsCert !== undefined || t.sdsCa !== undefined) {
+      this.unsubscribe = d.secrets.onRotate(() => {
+        const next = serverTlsOptions(t, d.secrets);
+        if (typeof next !== 'string') server.setSecureContext(next);
+        d.log.info('filter chain certificate rotated', { listener: listener.name, chain: chain.name });
+      });
+    }
+  }
+
+  accept(socket: net.Socket, raw: net.Socket): void {
+    if (this.refusal) {
+      socket.destroy();
+      return;
+    }
+    if (this.tlsServer) {
+      (socket as net.Socket & { meshRaw?: net.Socket }).meshRaw = raw;
+      this.tlsServer.emit('connection', socket);
+      return;
+    }
+    this.pass(socket, '');
+  }
+
+  private onSecure(s: tls.TLSSocket): void {
+    const raw = (s as unknown as { _parent?: { meshRaw?: net.Socket } })._parent?.meshRaw ?? (s as unknown as { _parent?: net.Socket })._parent;
+    if (raw instanceof net.Socket) inheritAddresses(s, raw);
+    this.pass(s, recordPeerPrincipal(s));
+  }
+
+  private pass(socket: net.Socket, principal: string): void {
+    const rbac = this.chain.networkRbac;
+    if (rbac?.rules || rbac?.shadow) {
+      const input = { principal, remoteIp: socket.remoteAddress ?? '', destinationIp: socket.localAddress ?? '', destinationPort: socket.localPort ?? 0, headers: undefined, path: undefined };
+      if (rbac.shadow && !evaluateRbac(rbac.shadow, input).allowed) this.d.stats.server.rbac_shadow_denied++;
+      if (rbac.rules) {
+        const decision = evaluateRbac(rbac.rules, input);
+        if (!decision.allowed) {
+          this.d.stats.server.rbac_denied++;
+          this.d.log.info('connection denied by RBAC', { listener: this.listener.name, chain: this.chain.name, principal, remote: input.remoteIp, policy: decision.policy, response_flags: 'RBAC' });
+          socket.destroy();
+          return;
+        }
+        this.d.stats.server.rbac_allowed++;
+      }
+    }
+    if (this.http) this.http.accept(socket);
+    else if (this.tcp) this.tcp.accept(socket);
+    else socket.destroy();
+  }
+
+  activeRequests(): number {
+    return (this.http?.activeRequests() ?? 0) + (this.tcp?.activeRequests() ?? 0);
+  }
+
+  async drain(ms: number): Promise<void> {
+    this.unsubscribe();
+    await Promise.all([this.http?.drain(ms), this.tcp?.drain(ms)]);
+  }
+}
+
+export class ChainListener {
+  readonly server: net.Server;
+  private cfg: ListenerConfig;
+  private handlers: ChainHandler[];
+  private readonly retired = new Set<ChainHandler>();
+  private inspect: boolean;
+
+  constructor(
+    cfg: ListenerConfig,
+    private readonly d: ChainDeps,
+  ) {
+    this.cfg = cfg;
+    this.handlers = cfg.chains.map((c) => new ChainHandler(c, cfg, d));
+    this.inspect = cfg.chains.some((c) => c.transportProtocol !== '');
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+  }
+
+  get config(): ListenerConfig {
+    return this.cfg;
+  }
+
+  /** New chains for new connections; connections already accepted keep their chain. */
+  update(cfg: ListenerConfig): void {
+    for (const h of this.handlers) this.retired.add(h);
+    for (const h of this.retired) if (h.activeRequests() === 0) void h.drain(0).then(() => this.retired.delete(h));
+    this.cfg = cfg;
+    this.handlers = cfg.chains.map((c) => new ChainHandler(c, cfg, this.d));
+    this.inspect = cfg.chains.some((c) => c.transportProtocol !== '');
+  }
+
+  /** Envoy's order: destination port (exact beats any), then transport protocol (exact beats any). */
+  private select(port: number, protocol: string): ChainHandler | undefined {
+    let best: ChainHandler | undefined;
+    let bestScore = -1;
+    for (const h of this.handlers) {
+      const c = h.chain;
+      if (c.destinationPort !== 0 && c.destinationPort !== port) continue;
+      if (c.transportProtocol !== '' && c.transportProtocol !== protocol) continue;
+      const score = (c.destinationPort !== 0 ? 2 : 0) + (c.transportProtocol !== '' ? 1 : 0);
+      if (score > bestScore) {
+        best = h;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.on('error', () => undefined);
+    const port = socket.localPort ?? 0;
+    if (!this.inspect) {
+      const h = this.select(port, 'raw_buffer');
+      if (h) h.accept(socket, socket);
+      else socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), INSPECT_TIMEOUT_MS);
+    socket.once('data', (first: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      const protocol = first[0] === TLS_HANDSHAKE ? 'tls' : 'raw_buffer';
+      const h = this.select(port, protocol);
+      if (!h) {
+        this.d.log.debug('no filter chain matches; connection closed', { listener: this.cfg.name, transportProtocol: protocol, port });
+        socket.destroy();
+        return;
+      }
+      // The first bytes are already read: replay them through a stream without a handle.
+      h.accept(new PrefacedSocket(socket, first) as unknown as net.Socket, socket);
+    });
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  activeRequests(): number {
+    let n = 0;
+    for (const h of this.handlers) n += h.activeRequests();
+    for (const h of this.retired) n += h.activeRequests();
+    return n;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.cfg.host, port: this.cfg.port, exclusive: false }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  async drain(ms: number): Promise<void> {
+    this.server.close();
+    await Promise.all([...this.handlers, ...this.retired].map((h) => h.drain(ms)));
+  }
+}
