@@ -14,8 +14,10 @@ import { dynamicResources, envoyBootstrap, openRawAdsStream, readConfigDump, typ
 import { eventually, meshctl, PILOT, ROOT, startPilotBinary, type RunningPilotBinary } from './test/run-meshctl';
 
 const BOOKINFO = join(ROOT, 'samples/bookinfo');
-const PROXY_ID = 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local';
-const NACKER_ID = 'sidecar~127.0.0.1~nacker.default~default.svc.cluster.local';
+// The proxy's IP is none of the Bookinfo WorkloadEntries' (127.0.0.1): Pilot then gives it no inbound
+// listeners, so this Envoy binds no fixed port (9080...) that a running local mesh may hold.
+const PROXY_ID = 'sidecar~10.255.0.1~productpage-v1.default~default.svc.cluster.local';
+const NACKER_ID = 'sidecar~10.255.0.2~nacker.default~default.svc.cluster.local';
 const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const REVIEWS_V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
 const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
@@ -121,6 +123,11 @@ describe('meshctl with a real Pilot and a real Envoy', () => {
     assert.equal(json.code, 0, json.stderr);
     const names = (JSON.parse(json.stdout) as { items: { name: string }[] }).items.map((i) => i.name);
     assert.deepEqual(names.filter((n) => n.startsWith('outbound|')).sort(), (await envoyClusters()).filter((n) => n.startsWith('outbound|')).sort());
+
+    const listeners = await meshctl(['proxy-config', 'listeners', PROXY_ID, '--state-dir', stateDir]);
+    assert.equal(listeners.code, 0, listeners.stderr);
+    assert.match(listeners.stdout, /^0\.0\.0\.0_9080\s+0\.0\.0\.0:9080\s+9080\s+active\s/m);
+    assert.doesNotMatch(listeners.stdout, /^127\.0\.0\.1_/m, 'this Envoy was given inbound listeners on fixed ports');
 
     const routesTable = await meshctl(['proxy-config', 'routes', 'sidecar-productpage-v1', '--state-dir', stateDir]);
     assert.equal(routesTable.code, 0, routesTable.stderr);
