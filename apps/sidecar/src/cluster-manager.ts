@@ -184,12 +184,7 @@ export class ClusterManager {
    */
   private withSecrets(cfg: ClusterConfig): ClusterConfig {
     const t = cfg.upstreamTls;
-    if (!t) return cfg;
-    if (t.sanPrefixes.length > 0) {
-      // The upstream pools check exact SANs only: refuse rather than accept any peer.
-      return { ...cfg, upstreamTls: { ...t, unsupported: `prefix SAN matchers (${t.sanPrefixes.join(', ')}) are not enforced by this proxy` } };
-    }
-    if (t.sdsCert === undefined && t.sdsCa === undefined) return cfg;
+    if (!t || (t.sdsCert === undefined && t.sdsCa === undefined)) return cfg;
     const r = this.secrets.resolve(t.sdsCert, t.sdsCa);
     if (!r) return cfg;
     return { ...cfg, upstreamTls: { ...t, cert: r.cert ?? t.cert, key: r.key ?? t.key, ca: r.ca ?? t.ca, unsupported: undefined } };

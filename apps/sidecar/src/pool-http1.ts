@@ -70,9 +70,12 @@ export function tlsOptions(c: UpstreamTlsConfig, defaultAlpn: string[]): tls.Con
     rejectUnauthorized: c.ca !== undefined,
     ALPNProtocols: c.alpn.length > 0 ? c.alpn : defaultAlpn,
     checkServerIdentity: (_host, cert) => {
-      if (c.sans.length === 0) return undefined;
+      if (c.sans.length === 0 && c.sanPrefixes.length === 0) return undefined;
       const names = (cert.subjectaltname ?? '').split(/,\s*/).map((n) => n.replace(/^(URI|DNS|IP Address):/, ''));
-      return c.sans.some((san) => names.includes(san)) ? undefined : new Error(`peer certificate SANs ${cert.subjectaltname ?? '(none)'} match none of ${c.sans.join(', ')}`);
+      if (c.sans.some((san) => names.includes(san)) || c.sanPrefixes.some((p) => names.some((n) => n.startsWith(p)))) return undefined;
+      // Coded like Node's own SAN failure, so the router reports a connect failure (UF).
+      const wanted = [...c.sans, ...c.sanPrefixes.map((p) => `${p}*`)].join(', ');
+      return Object.assign(new Error(`peer certificate SANs ${cert.subjectaltname ?? '(none)'} match none of ${wanted}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     },
   };
 }
