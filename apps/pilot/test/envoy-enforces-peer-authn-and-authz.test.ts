@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import forge from 'node-forge';
 import { freePort, requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, Snapshot, tlsCertificateSecret, TYPE_URL, validationContextSecret } from '@mesh/xds';
-import { dynamicResources, envoyBootstrap, quietLogger, readConfigDump, waitFor } from '@mesh/xds/testing';
+import { dynamicResources, envoyBootstrap, quietLogger, readConfigDump, readEnvoyStat, waitFor } from '@mesh/xds/testing';
 import type { RunningPilot } from '../src/pilot';
 import { startTestPilot, tempConfigDir, writeConfig } from './helpers';
 import { startHttpBackend, type HttpBackend } from './http-backends';
@@ -58,7 +58,7 @@ function certificate(subjectCn: string, keys: ReturnType<typeof forgeKeys>, issu
 const NS = 'test';
 const spiffe = (sa: string, ns = NS): string => `spiffe://cluster.local/ns/${ns}/sa/${sa}`;
 
-function meshConfig(p: { strict: number; permissive: number; disable: number; egress: number; backend: number }): string {
+function meshConfig(p: { strict: number; permissive: number; disable: number; tcp: number; egress: number; backend: number }): string {
   const ingress = (port: number, name: string): string => `  - {port: {number: ${port}, protocol: HTTP, name: http-${name}}, bind: 127.0.0.1, defaultEndpoint: "127.0.0.1:${p.backend}"}`;
   const service = (name: string, sa: string): string => `---
 apiVersion: networking.istio.io/v1
@@ -84,6 +84,7 @@ spec:
 ${ingress(p.strict, 'strict')}
 ${ingress(p.permissive, 'permissive')}
 ${ingress(p.disable, 'disable')}
+  - {port: {number: ${p.tcp}, protocol: TCP, name: tcp}, bind: 127.0.0.1, defaultEndpoint: "127.0.0.1:${p.backend}"}
   egress:
   - {port: {number: ${p.egress}, protocol: HTTP, name: http}, bind: 127.0.0.1, captureMode: NONE, hosts: ["${NS}/*"]}
 ${service('right', 'web')}${service('impostor', 'someone-else')}---
@@ -112,7 +113,9 @@ kind: AuthorizationPolicy
 metadata: {name: no-admin, namespace: ${NS}}
 spec:
   action: DENY
-  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+  rules:
+  - to: [{operation: {ports: ["${p.strict}", "${p.permissive}", "${p.disable}"], paths: ["/admin*"]}}]
+  - from: [{source: {ipBlocks: ["127.0.0.2/32"]}}]
 ---
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
@@ -122,7 +125,7 @@ spec:
   rules:
   - from: [{source: {principals: ["cluster.local/ns/${NS}/sa/client", "cluster.local/ns/${NS}/sa/web"]}}]
     to: [{operation: {ports: ["${p.strict}"]}}]
-  - to: [{operation: {ports: ["${p.permissive}", "${p.disable}"]}}]
+  - to: [{operation: {ports: ["${p.permissive}", "${p.disable}", "${p.tcp}"]}}]
 `;
 }
 
@@ -131,9 +134,9 @@ interface Reply {
   body: string;
 }
 
-function plain(port: number, path: string, host = 'web'): Promise<Reply> {
+function plain(port: number, path: string, host = 'web', localAddress = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, localAddress, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -168,7 +171,7 @@ describe('Envoy enforces PeerAuthentication and AuthorizationPolicy from pilot',
   let pilot: RunningPilot | undefined;
   let envoy: EnvoyHandle | undefined;
   let backend: HttpBackend | undefined;
-  const ports = { strict: 0, permissive: 0, disable: 0, egress: 0, backend: 0 };
+  const ports = { strict: 0, permissive: 0, disable: 0, tcp: 0, egress: 0, backend: 0 };
   let root = '';
   let client: Pem = { cert: '', key: '' };
   let intruder: Pem = { cert: '', key: '' };
@@ -193,7 +196,7 @@ describe('Envoy enforces PeerAuthentication and AuthorizationPolicy from pilot',
 
     backend = await startHttpBackend('web-app');
     ports.backend = backend.port;
-    for (const k of ['strict', 'permissive', 'disable', 'egress'] as const) ports[k] = await freePort('127.0.0.1');
+    for (const k of ['strict', 'permissive', 'disable', 'tcp', 'egress'] as const) ports[k] = await freePort('127.0.0.1');
     const configDir = tempConfigDir();
     writeConfig(configDir, 'mesh.yaml', meshConfig(ports));
     pilot = await startTestPilot(configDir);
@@ -235,7 +238,7 @@ describe('Envoy enforces PeerAuthentication and AuthorizationPolicy from pilot',
     if (skipped || !envoy) return t.skip('envoy missing');
     const dump = await readConfigDump(envoy.adminUrl);
     const listeners = dynamicResources(dump, 'listeners');
-    assert.deepEqual(listeners.map((l) => l.name).sort(), [ports.strict, ports.permissive, ports.disable, ports.egress].map((p) => `127.0.0.1_${p}`).sort());
+    assert.deepEqual(listeners.map((l) => l.name).sort(), [ports.strict, ports.permissive, ports.disable, ports.tcp, ports.egress].map((p) => `127.0.0.1_${p}`).sort());
     for (const kind of ['listeners', 'clusters'] as const) {
       for (const r of dynamicResources(dump, kind)) assert.equal(r.error_state, undefined, `${kind} ${r.name}: ${JSON.stringify(r.error_state)}`);
     }
@@ -264,6 +267,14 @@ describe('Envoy enforces PeerAuthentication and AuthorizationPolicy from pilot',
     assert.deepEqual(await mtls(ports.strict, '/admin', root, client), { status: 403, body: 'RBAC: access denied' });
     assert.deepEqual(await mtls(ports.strict, '/ok', root, intruder), { status: 403, body: 'RBAC: access denied' }, 'principal not allowed');
     assert.equal((await mtls(ports.permissive, '/ok', root, intruder)).status, 200, 'no principal rule on the PERMISSIVE port');
+  });
+
+  it('TCP chains: network RBAC lets 127.0.0.1 through tcp_proxy and closes a connection from a denied ipBlock', async (t) => {
+    if (skipped || !envoy) return t.skip('envoy missing');
+    assert.equal((await plain(ports.tcp, '/over-tcp')).body, 'web-app', 'allowed by port, proxied as bytes');
+    const before = (await readEnvoyStat(envoy.adminUrl, 'tcp.rbac.denied')) ?? 0;
+    await assert.rejects(plain(ports.tcp, '/over-tcp', 'web', '127.0.0.2'), 'the DENY ipBlock closes the connection');
+    assert.equal((await readEnvoyStat(envoy.adminUrl, 'tcp.rbac.denied')) ?? 0, before + 1);
   });
 
   it("ISTIO_MUTUAL outbound checks the destination's SPIFFE identity", async (t) => {
