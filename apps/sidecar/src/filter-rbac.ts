@@ -32,7 +32,13 @@ export class RbacFilter implements HttpFilter {
     };
     if (shadow && !evaluateRbac(shadow, input).allowed) this.stats.server.rbac_shadow_denied++;
     if (!rules) return true;
-    if (evaluateRbac(rules, input).allowed) {
+    const decision = evaluateRbac(rules, input);
+    if (rules.action === 'LOG') {
+      // AUDIT: never denies; a matched policy is recorded.
+      if (decision.policy !== '') this.stats.server.rbac_logged++;
+      return true;
+    }
+    if (decision.allowed) {
       this.stats.server.rbac_allowed++;
       return true;
     }

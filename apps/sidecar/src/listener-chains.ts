@@ -122,13 +122,14 @@ class ChainHandler {
       if (rbac.shadow && !evaluateRbac(rbac.shadow, input).allowed) this.d.stats.server.rbac_shadow_denied++;
       if (rbac.rules) {
         const decision = evaluateRbac(rbac.rules, input);
-        if (!decision.allowed) {
+        if (rbac.rules.action === 'LOG') {
+          if (decision.policy !== '') this.d.stats.server.rbac_logged++;
+        } else if (!decision.allowed) {
           this.d.stats.server.rbac_denied++;
           this.d.log.info('connection denied by RBAC', { listener: this.listener.name, chain: this.chain.name, principal, remote: input.remoteIp, policy: decision.policy, response_flags: 'RBAC' });
           socket.destroy();
           return;
-        }
-        this.d.stats.server.rbac_allowed++;
+        } else this.d.stats.server.rbac_allowed++;
       }
     }
     if (this.http) this.http.accept(socket);
