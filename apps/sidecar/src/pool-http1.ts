@@ -1,18 +1,26 @@
 /**
- * HTTP/1.1 upstream pool: one keep-alive Agent per endpoint, sockets capped by the cluster's
- * max_connections breaker; a connect timeout on each new socket (Envoy's connect_timeout).
+ * HTTP/1.1 upstream pool of one endpoint. Plaintext requests go through the lean client
+ * (upstream-h1-client.ts); TLS endpoints and mirrors use a keep-alive Agent. Both cap connections by the
+ * cluster's max_connections breaker and apply a connect timeout to each new socket (Envoy's connect_timeout).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { UpstreamTlsConfig } from './config-cluster';
+import { H1Pool } from './upstream-h1-client';
 
 export class Http1Pool {
   readonly agent: http.Agent;
   readonly protocol: 'http:' | 'https:';
+  private lean: H1Pool | undefined = undefined;
 
-  constructor(maxConnections: number, connectTimeoutMs: number, idleTimeoutMs: number, tlsConfig?: UpstreamTlsConfig) {
+  constructor(
+    private readonly maxConnections: number,
+    private readonly connectTimeoutMs: number,
+    private readonly idleTimeoutMs: number,
+    tlsConfig?: UpstreamTlsConfig,
+  ) {
     const options: http.AgentOptions = {
       keepAlive: true,
       keepAliveMsecs: 1000,
@@ -36,9 +44,16 @@ export class Http1Pool {
     this.agent = agent;
   }
 
+  /** The lean plaintext pool of this endpoint (created on first use); undefined for TLS endpoints. */
+  plaintext(host: string, port: number): H1Pool | undefined {
+    if (this.protocol !== 'http:') return undefined;
+    if (this.lean === undefined) this.lean = new H1Pool(host, port, Math.min(this.maxConnections, 1_000_000), this.connectTimeoutMs, this.idleTimeoutMs);
+    return this.lean;
+  }
+
   /** Sockets open to this endpoint (busy + idle). */
   connections(): number {
-    let n = 0;
+    let n = this.lean ? this.lean.connections() : 0;
     for (const list of Object.values(this.agent.sockets)) n += list?.length ?? 0;
     for (const list of Object.values(this.agent.freeSockets)) n += list?.length ?? 0;
     return n;
@@ -46,13 +61,14 @@ export class Http1Pool {
 
   /** Requests waiting for a socket. */
   pending(): number {
-    let n = 0;
+    let n = this.lean ? this.lean.pending() : 0;
     for (const list of Object.values(this.agent.requests)) n += list?.length ?? 0;
     return n;
   }
 
   destroy(): void {
     this.agent.destroy();
+    this.lean?.destroy();
   }
 }
 

@@ -15,11 +15,24 @@ import type { HttpStream } from './http-stream';
 import { hash32 } from './lb-ring-hash';
 import { Flag } from './response-flags';
 import type { RouteTable } from './config-route';
+import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
+import type { ResponseHeaders } from './upstream-h1-parser';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
 const UPSTREAM_MAX_HEADER_BYTES = 96 * 1024;
+/** What beginResponse decided about the upstream response body. */
+const enum Next {
+  /** a retry was scheduled: discard this response */
+  Discard,
+  /** nobody will read the body (downstream gone, or headers refused): drop the upstream */
+  Drop,
+  /** the response is complete already (gRPC trailers-only) */
+  Done,
+  /** headers sent downstream: stream the body */
+  Stream,
+}
 const CONNECT_ERRORS = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export interface RouterHost extends FilterHost {
@@ -138,7 +151,7 @@ function hasBody(s: HttpStream): boolean {
   return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
 }
 
-class UpstreamRequest {
+class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
   private retriesLeft: number;
@@ -146,7 +159,9 @@ class UpstreamRequest {
   private tryTimer: NodeJS.Timeout | undefined = undefined;
   private backoffTimer: NodeJS.Timeout | undefined = undefined;
   /** the attempt in flight (h1 ClientRequest or h2 stream) */
-  private current: http.ClientRequest | http2.ClientHttp2Stream | undefined = undefined;
+  private current: http.ClientRequest | http2.ClientHttp2Stream | H1Exchange | undefined = undefined;
+  /** resumes the lean upstream once the downstream drained (created on first backpressure) */
+  private onDrain: (() => void) | undefined = undefined;
   private upstreamStart = 0;
   private responded = false;
   private finished = false;
@@ -261,6 +276,11 @@ class UpstreamRequest {
     const s = this.s;
     let req: http.ClientRequest;
     const pool = host.http1();
+    const lean = pool.plaintext(host.host, host.port);
+    if (lean !== undefined) {
+      this.sendLean(host, lean);
+      return;
+    }
     try {
       req = http.request({
         protocol: pool.protocol,
@@ -292,6 +312,60 @@ class UpstreamRequest {
       if (this.current === req) this.onError(host, err);
     });
     this.sendBody(req);
+  }
+
+  /** Plaintext HTTP/1.1 through the lean client: the head as one string, the response to the sink methods. */
+  private sendLean(host: UpstreamHost, pool: H1Pool): void {
+    const s = this.s;
+    const body = s.body;
+    // A buffered body (or none) keeps the downstream's content-length; a streamed one without it is chunked.
+    const chunked = body === undefined && this.headers['content-length'] === undefined;
+    let head: string;
+    try {
+      head = requestHead(s.query.method, this.path, this.headers, chunked ? 'transfer-encoding: chunked\r\n' : '');
+    } catch (err) {
+      host.activeRequests--;
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.fail(503, `upstream request refused: ${(err as Error).message}`);
+      return;
+    }
+    const ex = new H1Exchange(pool, head, s.query.method === 'HEAD', body, body === undefined ? s.req : undefined, chunked, this);
+    this.current = ex;
+    pool.request(ex);
+  }
+
+  onUpstreamHead(status: number, headers: ResponseHeaders): void {
+    const ex = this.current as H1Exchange;
+    const next = this.beginResponse(this.host as UpstreamHost, status, headers, false);
+    if (next !== Next.Stream) ex.destroy();
+  }
+
+  onUpstreamData(chunk: Buffer): boolean {
+    const s = this.s;
+    s.responseBytes += chunk.length;
+    if ((s.res as NodeJS.WritableStream).write(chunk)) return true;
+    if (this.onDrain === undefined) this.onDrain = () => (this.current as H1Exchange | undefined)?.resume();
+    s.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onUpstreamEnd(trailers: ResponseHeaders | undefined): void {
+    const s = this.s;
+    if (trailers !== undefined && !s.http2) s.res.addTrailers(trailers as Record<string, string>);
+    s.res.end();
+    this.complete();
+  }
+
+  onUpstreamError(err: NodeJS.ErrnoException): void {
+    if (!this.responded) {
+      this.onError(this.host as UpstreamHost, err);
+      return;
+    }
+    // Reset after the response started: nothing to retry, reset the downstream too.
+    this.current = undefined;
+    this.s.flags |= Flag.UR;
+    if (!this.s.res.writableEnded) this.s.res.destroy();
+    this.complete();
   }
 
   private sendHttp2(host: UpstreamHost): void {
@@ -370,52 +444,16 @@ class UpstreamRequest {
 
   private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream, headersOnly = false): void {
     const s = this.s;
-    const cluster = this.cluster;
-    this.endAttempt(host);
-    cluster.recordResult(host, status);
-    if (this.shouldRetry(status) && this.scheduleRetry()) {
+    const next = this.beginResponse(host, status, headers, headersOnly);
+    if (next === Next.Discard) {
       body.resume();
       return;
     }
-    if (this.retry && this.retriesLeft <= 0 && s.attempts > 1 && this.shouldRetryIgnoringBudget(status)) s.flags |= Flag.URX;
-    this.responded = true;
-    s.upstreamMs = Math.round(performance.now() - this.upstreamStart);
-    const out = copyEndToEnd(headers, false);
-    out['x-envoy-upstream-service-time'] = String(s.upstreamMs);
-    out.server = this.router.host.serverName;
-    applyMutations(out, this.wc.responseHeaders);
-    applyMutations(out, this.route.response);
-    if (s.vhost) applyMutations(out, s.vhost.response);
-    const t = this.router.host.table(s);
-    if (t) applyMutations(out, t.response);
-    corsResponseHeaders(s, out);
-    s.status = status;
-    const bucket = status >= 500 ? 'upstream_rq_5xx' : status >= 400 ? 'upstream_rq_4xx' : 'upstream_rq_2xx';
-    cluster.counters[bucket]++;
-    if (s.downstreamGone) {
+    if (next === Next.Drop) {
       body.destroy();
       return;
     }
-    if (s.http2 && headersOnly) {
-      // Trailers-only (gRPC errors): keep it one HEADERS frame with END_STREAM, as the client expects.
-      const ds = (s.res as http2.Http2ServerResponse).stream;
-      try {
-        ds.respond({ ...out, ':status': status }, { endStream: true });
-      } catch {
-        ds.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      }
-      this.complete();
-      return;
-    }
-    try {
-      s.res.writeHead(status, out);
-    } catch {
-      // A header the downstream protocol cannot carry: answer 502 instead of crashing.
-      s.res.writeHead(502, { 'content-type': 'text/plain' });
-      s.res.end('upstream sent invalid headers');
-      body.destroy();
-      return;
-    }
+    if (next === Next.Done) return;
     if (s.query.method === 'HEAD' || status === 204 || status === 304) {
       body.resume();
       body.once('end', () => this.complete());
@@ -440,6 +478,52 @@ class UpstreamRequest {
       this.complete();
     });
     body.pipe(s.res as NodeJS.WritableStream, { end: false });
+  }
+
+  /** Accounting, retry decision and the response headers sent downstream, for every upstream protocol. */
+  private beginResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders | ResponseHeaders, headersOnly: boolean): Next {
+    const s = this.s;
+    const cluster = this.cluster;
+    this.endAttempt(host);
+    cluster.recordResult(host, status);
+    if (this.shouldRetry(status) && this.scheduleRetry()) return Next.Discard;
+    if (this.retry && this.retriesLeft <= 0 && s.attempts > 1 && this.shouldRetryIgnoringBudget(status)) s.flags |= Flag.URX;
+    this.responded = true;
+    s.upstreamMs = Math.round(performance.now() - this.upstreamStart);
+    const out = copyEndToEnd(headers, false);
+    out['x-envoy-upstream-service-time'] = String(s.upstreamMs);
+    out.server = this.router.host.serverName;
+    applyMutations(out, this.wc.responseHeaders);
+    applyMutations(out, this.route.response);
+    if (s.vhost) applyMutations(out, s.vhost.response);
+    const t = this.router.host.table(s);
+    if (t) applyMutations(out, t.response);
+    corsResponseHeaders(s, out);
+    s.status = status;
+    const bucket = status >= 500 ? 'upstream_rq_5xx' : status >= 400 ? 'upstream_rq_4xx' : 'upstream_rq_2xx';
+    cluster.counters[bucket]++;
+    if (s.downstreamGone) return Next.Drop;
+    if (s.http2 && headersOnly) {
+      // Trailers-only (gRPC errors): keep it one HEADERS frame with END_STREAM, as the client expects.
+      const ds = (s.res as http2.Http2ServerResponse).stream;
+      try {
+        ds.respond({ ...out, ':status': status }, { endStream: true });
+      } catch {
+        ds.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      this.complete();
+      return Next.Done;
+    }
+    try {
+      s.res.writeHead(status, out);
+    } catch {
+      // A header the downstream protocol cannot carry: answer 502 instead of crashing.
+      s.res.writeHead(502, { 'content-type': 'text/plain' });
+      s.res.end('upstream sent invalid headers');
+      this.complete();
+      return Next.Drop;
+    }
+    return Next.Stream;
   }
 
   private shouldRetryIgnoringBudget(status: number): boolean {

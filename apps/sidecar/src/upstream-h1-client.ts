@@ -1,0 +1,320 @@
+/**
+ * A lean HTTP/1.1 client for plaintext upstream endpoints, on net.Socket: a keep-alive pool per endpoint
+ * (LIFO idle list, connections capped by the cluster's max_connections, a FIFO of requests waiting for a
+ * connection), the request head written as one string, the response read by H1ResponseParser and handed to
+ * a sink without Node's ClientRequest/IncomingMessage objects. Backpressure both ways: the socket is paused
+ * while the sink's consumer is full, and a streamed request body is paused while the socket is.
+ */
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import { H1ResponseParser, type H1ResponseHandler, type ResponseHeaders } from './upstream-h1-parser';
+
+/** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
+const MAX_RESPONSE_HEADER_BYTES = 96 * 1024;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
+
+/** Who gets the response of one exchange. onData returns false to stop the flow until resume(). */
+export interface H1ResponseSink {
+  onUpstreamHead(status: number, headers: ResponseHeaders): void;
+  onUpstreamData(chunk: Buffer): boolean;
+  onUpstreamEnd(trailers: ResponseHeaders | undefined): void;
+  onUpstreamError(err: NodeJS.ErrnoException): void;
+}
+
+/**
+ * The request head: request line, the headers (validated: a name must be a token, a value printable), and
+ * the body framing header line(s). Throws when a header cannot be sent (the caller fails that request only).
+ */
+export function requestHead(method: string, path: string, headers: Record<string, string | string[]>, framing: string): string {
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (const name in headers) {
+    const v = headers[name];
+    if (!TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
+    if (typeof v === 'string') {
+      if (BAD_VALUE.test(v)) throw new Error(`invalid value for header ${name}`);
+      head += `${name}: ${v}\r\n`;
+    } else {
+      for (let i = 0; i < v.length; i++) {
+        if (BAD_VALUE.test(v[i])) throw new Error(`invalid value for header ${name}`);
+        head += `${name}: ${v[i]}\r\n`;
+      }
+    }
+  }
+  return `${head}${framing}\r\n`;
+}
+
+/** One request/response on the pool. destroy() cancels it (the connection is closed if it was in use). */
+export class H1Exchange {
+  conn: H1Connection | undefined = undefined;
+  /** the request was written completely (the connection may be reused after the response) */
+  requestDone = false;
+  finished = false;
+  private bodyPaused = false;
+
+  constructor(
+    readonly pool: H1Pool,
+    readonly head: string,
+    readonly noResponseBody: boolean,
+    /** buffered body (sent with the head), or undefined */
+    readonly body: Buffer | undefined,
+    /** streamed body, or undefined */
+    readonly stream: Readable | undefined,
+    /** streamed body re-framed with chunked transfer-encoding */
+    readonly chunked: boolean,
+    public sink: H1ResponseSink | undefined,
+  ) {}
+
+  /** Writes the request on its connection. */
+  start(conn: H1Connection): void {
+    this.conn = conn;
+    const socket = conn.socket;
+    if (this.stream === undefined) {
+      if (this.body !== undefined && this.body.length > 0) {
+        socket.cork();
+        socket.write(this.head, 'latin1');
+        socket.write(this.body);
+        socket.uncork();
+      } else socket.write(this.head, 'latin1');
+      this.requestDone = true;
+      return;
+    }
+    socket.write(this.head, 'latin1');
+    const stream = this.stream;
+    stream.on('data', (c: Buffer) => {
+      if (this.finished || !this.conn) return;
+      const s = this.conn.socket;
+      let ok: boolean;
+      if (this.chunked) {
+        if (c.length === 0) return;
+        s.cork();
+        s.write(`${c.length.toString(16)}\r\n`, 'latin1');
+        s.write(c);
+        ok = s.write(CRLF);
+        s.uncork();
+      } else ok = s.write(c);
+      if (!ok) {
+        this.bodyPaused = true;
+        stream.pause();
+      }
+    });
+    stream.once('end', () => {
+      if (this.finished || !this.conn) return;
+      if (this.chunked) this.conn.socket.write(LAST_CHUNK);
+      this.requestDone = true;
+      this.conn.maybeReleaseAfterRequest();
+    });
+  }
+
+  /** the socket drained: let a paused request body flow again */
+  onSocketDrain(): void {
+    if (this.bodyPaused && this.stream) {
+      this.bodyPaused = false;
+      this.stream.resume();
+    }
+  }
+
+  /** the sink can take more response data */
+  resume(): void {
+    this.conn?.socket.resume();
+  }
+
+  destroy(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.sink = undefined;
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) conn.abandon();
+    else this.pool.dequeue(this);
+  }
+}
+
+export class H1Connection implements H1ResponseHandler {
+  readonly socket: net.Socket;
+  readonly parser: H1ResponseParser;
+  exchange: H1Exchange | undefined = undefined;
+  connecting = true;
+  closed = false;
+  /** the response ended but the request body is still being written */
+  private responseDone = false;
+  private keepAlive = false;
+
+  constructor(
+    readonly pool: H1Pool,
+    first: H1Exchange,
+  ) {
+    this.parser = new H1ResponseParser(this, MAX_RESPONSE_HEADER_BYTES);
+    const socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
+    this.socket = socket;
+    socket.setTimeout(pool.connectTimeoutMs);
+    socket.once('connect', () => {
+      this.connecting = false;
+      socket.setTimeout(pool.idleTimeoutMs);
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.exchange?.onSocketDrain());
+    socket.on('timeout', () => {
+      if (this.connecting) socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT_CONNECT' }));
+      else if (this.exchange === undefined) socket.destroy();
+    });
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err));
+    socket.once('close', () => {
+      this.closed = true;
+      this.fail(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }));
+      this.pool.removeConnection(this);
+    });
+    this.assign(first);
+  }
+
+  assign(ex: H1Exchange): void {
+    this.exchange = ex;
+    this.responseDone = false;
+    this.keepAlive = false;
+    this.parser.reset(ex.noResponseBody);
+    ex.start(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.exchange === undefined) {
+      // Bytes on an idle connection: nothing may answer no request.
+      this.socket.destroy();
+      return;
+    }
+    const err = this.parser.execute(chunk);
+    if (err !== undefined) {
+      this.fail(Object.assign(new Error(err), { code: 'HPE_UPSTREAM_PROTOCOL' }));
+      this.socket.destroy();
+    }
+  }
+
+  private onEnd(): void {
+    if (this.exchange !== undefined) {
+      const err = this.parser.finish();
+      if (err !== undefined) this.fail(Object.assign(new Error(err), { code: 'ECONNRESET' }));
+    }
+    this.socket.destroy();
+  }
+
+  /** The exchange in flight (if any) fails with err; the connection is not reused. */
+  private fail(err: NodeJS.ErrnoException): void {
+    const ex = this.exchange;
+    this.exchange = undefined;
+    if (ex === undefined) return;
+    ex.conn = undefined;
+    ex.finished = true;
+    const sink = ex.sink;
+    ex.sink = undefined;
+    if (!this.closed) this.socket.destroy();
+    sink?.onUpstreamError(err);
+  }
+
+  onHead(status: number, headers: ResponseHeaders, keepAlive: boolean): void {
+    this.keepAlive = keepAlive;
+    this.exchange?.sink?.onUpstreamHead(status, headers);
+  }
+
+  onBody(chunk: Buffer): void {
+    const sink = this.exchange?.sink;
+    if (sink !== undefined && !sink.onUpstreamData(chunk)) this.socket.pause();
+  }
+
+  onComplete(trailers: ResponseHeaders | undefined): void {
+    const ex = this.exchange;
+    if (ex === undefined) return;
+    const sink = ex.sink;
+    ex.sink = undefined;
+    ex.finished = true;
+    this.responseDone = true;
+    this.maybeReleaseAfterRequest();
+    sink?.onUpstreamEnd(trailers);
+  }
+
+  /** Once both the response and the request are complete, the connection goes back to the pool. */
+  maybeReleaseAfterRequest(): void {
+    const ex = this.exchange;
+    if (ex === undefined || !this.responseDone) return;
+    if (!ex.requestDone) {
+      // The upstream answered before the request body was sent: the connection cannot be reused.
+      if (ex.finished) this.abandon();
+      return;
+    }
+    ex.conn = undefined;
+    this.exchange = undefined;
+    if (!this.keepAlive || this.parser.extra || this.closed || this.socket.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.resume();
+    this.pool.release(this);
+  }
+
+  /** The exchange was cancelled mid-flight: the connection's state is unknown, close it. */
+  abandon(): void {
+    const ex = this.exchange;
+    this.exchange = undefined;
+    if (ex) ex.conn = undefined;
+    this.socket.destroy();
+  }
+}
+
+/** The keep-alive pool of one plaintext endpoint. */
+export class H1Pool {
+  private readonly idle: H1Connection[] = [];
+  private readonly waiting: H1Exchange[] = [];
+  private total = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly maxConnections: number,
+    readonly connectTimeoutMs: number,
+    readonly idleTimeoutMs: number,
+  ) {}
+
+  request(ex: H1Exchange): void {
+    const conn = this.idle.pop();
+    if (conn !== undefined) conn.assign(ex);
+    else if (this.total < this.maxConnections) {
+      this.total++;
+      new H1Connection(this, ex);
+    } else this.waiting.push(ex);
+  }
+
+  /** A connection is free again: the oldest waiting request takes it, or it waits idle. */
+  release(conn: H1Connection): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) conn.assign(next);
+    else this.idle.push(conn);
+  }
+
+  removeConnection(conn: H1Connection): void {
+    this.total--;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    // A slot opened: a waiting request may connect now.
+    const next = this.waiting.shift();
+    if (next !== undefined) this.request(next);
+  }
+
+  dequeue(ex: H1Exchange): void {
+    const i = this.waiting.indexOf(ex);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  connections(): number {
+    return this.total;
+  }
+
+  pending(): number {
+    return this.waiting.length;
+  }
+
+  destroy(): void {
+    for (const ex of this.waiting.splice(0)) ex.sink?.onUpstreamError(Object.assign(new Error('upstream pool closed'), { code: 'ECONNRESET' }));
+    for (const c of this.idle.splice(0)) c.socket.destroy();
+  }
+}
