@@ -50,7 +50,9 @@ describe('meshctl with a real Pilot and a real Envoy', () => {
     dir = mkdtempSync(join(tmpdir(), 'meshctl-e2e-'));
     stateDir = join(dir, 'state');
     mkdirSync(join(stateDir, 'config'), { recursive: true });
+    // Seeded as `npm start` seeds it: the registry and the subsets of every service.
     copyFileSync(join(BOOKINFO, 'registry/bookinfo-workloads.yaml'), join(stateDir, 'config/bookinfo-workloads.yaml'));
+    copyFileSync(join(BOOKINFO, 'networking/destination-rule-all.yaml'), join(stateDir, 'config/destination-rule-all.yaml'));
     pilot = await startPilotBinary(join(stateDir, 'config'));
     envoy = await startEnvoy({
       config: envoyBootstrap({ nodeId: PROXY_ID, xdsPort: pilot.xdsPort, metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } } }),
@@ -100,18 +102,27 @@ describe('meshctl with a real Pilot and a real Envoy', () => {
     assert.match(s.table, /Pilot http:\/\/127\.0\.0\.1:\d+: READY/);
   });
 
-  it("apply of Bookinfo's networking YAML reaches Envoy; proxy-config clusters lists the outbound clusters", async (t) => {
-    if (skipReason) return t.skip(skipReason);
-    const files = ['destination-rule-all.yaml', 'virtual-service-all-v1.yaml'].map((f) => join(BOOKINFO, 'networking', f));
-    const r = await meshctl(['apply', '-f', files[0] as string, '-f', files[1] as string, '--state-dir', stateDir]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^destinationrule default\/reviews created$/m);
-    assert.match(r.stdout, /^virtualservice default\/reviews created$/m);
-    assert.ok(readdirSync(join(stateDir, 'config')).includes('destinationrule_default_reviews.yaml'));
+  const reviewsCluster = async (): Promise<Record<string, unknown> | undefined> =>
+    dynamicResources(await readConfigDump(envoy?.adminUrl ?? ''), 'clusters').find((c) => c.name === REVIEWS)?.resource;
+  const reviewsRoutes = async (): Promise<string> =>
+    JSON.stringify(dynamicResources(await readConfigDump(envoy?.adminUrl ?? ''), 'routes').filter((r) => JSON.stringify(r.resource).includes('reviews.default')));
 
-    await eventually(`${REVIEWS_V1} in Envoy's config_dump`, async () => ((await envoyClusters()).includes(REVIEWS_V1) ? true : undefined));
-    const routes = dynamicResources(await readConfigDump(envoy?.adminUrl ?? ''), 'routes');
-    assert.ok(JSON.stringify(routes).includes(REVIEWS_V1), 'no route of Envoy sends reviews to subset v1');
+  it("apply of Bookinfo's networking YAML reaches Envoy; proxy-config lists the outbound clusters", async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const ONE_CONNECTION = /"max_connections":1\b/;
+    assert.doesNotMatch(JSON.stringify((await reviewsCluster())?.circuit_breakers ?? {}), ONE_CONNECTION, 'the task\'s circuit breaker before it was applied');
+    assert.ok(!(await reviewsRoutes()).includes(REVIEWS_V1), 'reviews routed to v1 before the task was applied');
+    const r = await meshctl(['apply', '-f', join(BOOKINFO, 'networking/virtual-service-all-v1.yaml'), '-f', join(BOOKINFO, 'networking/destination-rule-reviews-circuit-breaker.yaml'), '--state-dir', stateDir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^virtualservice default\/reviews created$/m);
+    assert.match(r.stdout, /^destinationrule default\/reviews created \(takes precedence over its definition in destination-rule-all\.yaml\)$/m);
+    assert.ok(readdirSync(join(stateDir, 'config')).includes('00-meshctl_destinationrule_default_reviews.yaml'));
+
+    // Pilot obeys: Envoy routes reviews to subset v1 and the reviews cluster has the circuit breaker.
+    await eventually('reviews routed to v1 in Envoy', async () => ((await reviewsRoutes()).includes(REVIEWS_V1) ? true : undefined));
+    await eventually('the circuit breaker on the reviews cluster in Envoy', async () =>
+      ONE_CONNECTION.test(JSON.stringify((await reviewsCluster())?.circuit_breakers ?? {})) ? true : undefined,
+    );
 
     // By proxy id, resolved to Envoy's admin address through the topology file.
     const table = await meshctl(['proxy-config', 'clusters', PROXY_ID, '--state-dir', stateDir]);
@@ -131,27 +142,28 @@ describe('meshctl with a real Pilot and a real Envoy', () => {
 
     const routesTable = await meshctl(['proxy-config', 'routes', 'sidecar-productpage-v1', '--state-dir', stateDir]);
     assert.equal(routesTable.code, 0, routesTable.stderr);
-    assert.ok(routesTable.stdout.includes(REVIEWS_V1), routesTable.stdout);
+    assert.match(routesTable.stdout, new RegExp(`reviews\\.default\\.svc\\.cluster\\.local:9080 .*${REVIEWS_V1.replace(/\|/g, '\\|')}`));
 
-    const again = await meshctl(['apply', '-f', files[0] as string, '--state-dir', stateDir]);
+    const again = await meshctl(['apply', '-f', join(BOOKINFO, 'networking/virtual-service-all-v1.yaml'), '--state-dir', stateDir]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^destinationrule default\/reviews unchanged$/m);
+    assert.match(again.stdout, /^virtualservice default\/reviews unchanged$/m);
   });
 
-  it('delete removes the files, and Envoy loses the subset clusters', async (t) => {
+  it('delete removes the files, and Envoy is back to the seeded config', async (t) => {
     if (skipReason) return t.skip(skipReason);
-    const files = ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml'].map((f) => join(BOOKINFO, 'networking', f));
+    const files = ['virtual-service-all-v1.yaml', 'destination-rule-reviews-circuit-breaker.yaml'].map((f) => join(BOOKINFO, 'networking', f));
     const r = await meshctl(['delete', '-f', files[0] as string, '-f', files[1] as string, '--state-dir', stateDir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^destinationrule default\/reviews deleted$/m);
-    assert.deepEqual(readdirSync(join(stateDir, 'config')), ['bookinfo-workloads.yaml']);
-    await eventually(`${REVIEWS_V1} gone from Envoy`, async () => {
-      const names = await envoyClusters();
-      return !names.includes(REVIEWS_V1) && names.includes(REVIEWS) ? true : undefined;
-    });
+    assert.match(r.stdout, /^virtualservice default\/reviews deleted$/m);
+    assert.match(r.stdout, /^destinationrule default\/reviews deleted \(the definition in destination-rule-all\.yaml applies again\)$/m);
+    assert.deepEqual(readdirSync(join(stateDir, 'config')).sort(), ['bookinfo-workloads.yaml', 'destination-rule-all.yaml']);
+    await eventually('reviews no longer routed to v1, no circuit breaker', async () =>
+      !(await reviewsRoutes()).includes(REVIEWS_V1) && !/"max_connections":1\b/.test(JSON.stringify((await reviewsCluster())?.circuit_breakers ?? {})) ? true : undefined,
+    );
+    assert.ok((await envoyClusters()).includes(REVIEWS_V1), 'the seeded subsets are gone too');
     const twice = await meshctl(['delete', '-f', files[1] as string, '--state-dir', stateDir]);
     assert.equal(twice.code, 1);
-    assert.match(twice.stderr, /destinationrule default\/reviews not found/);
+    assert.match(twice.stderr, /destinationrule default\/reviews not found .*defined in destination-rule-all\.yaml, which meshctl did not write and leaves alone/);
   });
 
   it('a proxy that NACKs the clusters shows NACKED with its message, and status exits 1', async (t) => {

@@ -81,7 +81,7 @@ describe('meshctl usage and refusals', () => {
     writeFileSync(file, GOOD_VS);
     const ok = await meshctl(['apply', '-f', file, '--config-dir', configDir]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(readdirSync(configDir), ['virtualservice_default_reviews.yaml']);
+    assert.deepEqual(readdirSync(configDir), ['00-meshctl_virtualservice_default_reviews.yaml']);
   });
 
   it('apply without --config-dir and without a running local mesh fails, naming the state file', async () => {

@@ -10,7 +10,7 @@ import { configKey, formatErrors, validateYaml, type ConfigObject } from '@mesh/
 import type { Flags } from '@mesh/runtime';
 import { applyFlags } from './flags';
 import { defineCommand, EXIT, type Io } from './command';
-import { fileNameFor, parseKey, removeConfigFile, writeConfigFile, type ObjectKey } from './config-files';
+import { fileNameFor, keyOf, otherDefinitions, parseKey, removeConfigFile, writeConfigFile, type ObjectKey } from './config-files';
 import { errors } from './errors';
 import { readMeshState, stateFile } from './mesh-state';
 
@@ -93,7 +93,7 @@ function describe(k: ObjectKey): string {
 }
 
 const SECTIONS = [
-  "Files go to --config-dir, or to the running local mesh's <state-dir>/config (Pilot's watched directory),\none file per object named <kind>_<namespace>_<name>.yaml, written atomically.",
+  "Files go to --config-dir, or to the running local mesh's <state-dir>/config (Pilot's watched directory),\none file per object named 00-meshctl_<kind>_<namespace>_<name>.yaml, written atomically. Pilot uses the file\nthat sorts first when several define one object, so an applied object wins over other files' definitions.",
   'Exit codes: 0 done; 1 a document is invalid (nothing written), a file is unreadable, or (delete) an object was not found; 2 usage.',
 ];
 
@@ -118,15 +118,19 @@ function makeCommand(name: 'apply' | 'delete') {
       if (!dir) return EXIT.FAILURE;
       const docs = loadDocuments(files, name === 'delete', io);
       if (!docs) return EXIT.FAILURE;
+      const others = otherDefinitions(dir);
       let missing = 0;
       for (const d of docs) {
+        const elsewhere = others.get(keyOf(d.key)) ?? [];
         if (name === 'apply') {
-          io.out(`${describe(d.key)} ${writeConfigFile(dir, d.key, stringify(d.value))}\n`);
+          const note = elsewhere.length ? ` (takes precedence over its definition in ${elsewhere.join(', ')})` : '';
+          io.out(`${describe(d.key)} ${writeConfigFile(dir, d.key, stringify(d.value))}${note}\n`);
         } else if (removeConfigFile(dir, d.key)) {
-          io.out(`${describe(d.key)} deleted\n`);
+          io.out(`${describe(d.key)} deleted${elsewhere.length ? ` (the definition in ${elsewhere.join(', ')} applies again)` : ''}\n`);
         } else {
           missing++;
-          io.err(`${describe(d.key)} not found (no ${fileNameFor(d.key)} in ${dir})\n`);
+          const note = elsewhere.length ? `; it is defined in ${elsewhere.join(', ')}, which meshctl did not write and leaves alone` : '';
+          io.err(`${describe(d.key)} not found (no ${fileNameFor(d.key)} in ${dir})${note}\n`);
         }
       }
       return missing > 0 ? EXIT.FAILURE : EXIT.OK;
