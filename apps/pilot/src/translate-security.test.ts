@@ -263,3 +263,25 @@ spec:
     assert.equal(c.transport_socket, undefined);
   });
 });
+
+describe('security validation', () => {
+  const errorsOf = (yaml: string): string[] =>
+    validateYaml(yaml, 't.yaml').flatMap((r) => (r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`)));
+
+  it('refuses CUSTOM, requestPrincipals, unknown when keys, bad CIDRs and ports, port-level mTLS without a selector', () => {
+    const errors = errorsOf(
+      ap('app', 'custom', '{action: CUSTOM, provider: {name: ext}}') +
+        ap('app', 'jwt', '{rules: [{from: [{source: {requestPrincipals: ["*"], ipBlocks: ["10.0.0.300"]}}], to: [{operation: {ports: ["http"]}}], when: [{key: "request.auth.claims[iss]", values: [x]}]}]}') +
+        pa('app', 'ports', '{portLevelMtls: {"8080": {mode: STRICT}}}'),
+    );
+    assert.deepEqual(errors, [
+      'spec.action: CUSTOM (external authorization) is not supported; use ALLOW, DENY or AUDIT',
+      'spec.rules[0].from[0].source.requestPrincipals: request authentication (JWT) is not supported',
+      'spec.rules[0].from[0].source.ipBlocks[0]: "10.0.0.300" is not an IP address or CIDR range',
+      'spec.rules[0].to[0].operation.ports[0]: "http" is not a port number (1-65535)',
+      'spec.rules[0].when[0].key: "request.auth.claims[iss]" is not supported; use request.headers[<name>], source.ip, remote.ip, source.namespace, source.principal, destination.ip, destination.port, connection.sni',
+      'spec.portLevelMtls: needs a workload selector (spec.selector.matchLabels), as in Istio',
+    ]);
+    assert.deepEqual(errorsOf(ap('app', 'ok', '{rules: [{from: [{source: {ipBlocks: ["10.0.0.0/8", "::1"]}}], when: [{key: destination.port, values: ["80"]}]}]}')), []);
+  });
+});

@@ -8,6 +8,8 @@ import type {
   DestinationRuleSpec, HttpRoute, ServiceEntrySpec, SidecarSpec, StringMatch, VirtualServiceSpec, WorkloadEntrySpec,
 } from './config-spec';
 
+import { authorizationPolicySemantics, peerAuthenticationSemantics } from './schema-security';
+
 export type SemanticCheck = (spec: Record<string, unknown>) => FieldError[];
 
 function checkRegex(m: StringMatch | undefined, path: string, out: FieldError[]): void {
@@ -143,4 +145,6 @@ export const semanticChecks: Record<string, SemanticCheck> = {
   ServiceEntry: serviceEntry,
   WorkloadEntry: workloadEntry,
   Sidecar: sidecar,
+  AuthorizationPolicy: authorizationPolicySemantics,
+  PeerAuthentication: peerAuthenticationSemantics,
 };
