@@ -76,7 +76,9 @@ export interface Mesh {
   /** a sidecar for namespace/service account with its own certificate from Citadel */
   sidecar(namespace: string, serviceAccount: string, opts?: { accessLog?: string }): Promise<Sidecar>;
   /** an extra identity (agent only) for raw TLS clients */
-  agent(namespace: string, serviceAccount: string): Promise<NodeAgent>;
+  agent(namespace: string, serviceAccount: string, opts?: { sdsSocketPath?: string }): Promise<NodeAgent>;
+  /** a scratch directory removed by stop() */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -92,7 +94,7 @@ export async function startMesh(): Promise<Mesh> {
   const agents: NodeAgent[] = [];
   const proxies: Proxy[] = [];
   const { logger } = recordingLogger();
-  const agent = async (namespace: string, serviceAccount: string): Promise<NodeAgent> => {
+  const agent = async (namespace: string, serviceAccount: string, opts: { sdsSocketPath?: string } = {}): Promise<NodeAgent> => {
     const home = path.join(dir, `${namespace}-${serviceAccount}-${agents.length}`);
     mkdirSync(home);
     const a = await startNodeAgent({
@@ -101,6 +103,7 @@ export async function startMesh(): Promise<Mesh> {
       caRootCertPath: citadel.rootCertPath,
       tokenPath: await writeToken(caDir, home, namespace, serviceAccount),
       rootCheckIntervalMs: 0,
+      sdsSocketPath: opts.sdsSocketPath,
       logger,
     });
     agents.push(a);
@@ -110,6 +113,7 @@ export async function startMesh(): Promise<Mesh> {
     citadel,
     ads,
     agent,
+    dir,
     async sidecar(namespace, serviceAccount, opts = {}) {
       const a = await agent(namespace, serviceAccount);
       const nodeId = `sidecar~127.0.0.1~${serviceAccount}-1.${namespace}~${namespace}.svc.cluster.local`;
