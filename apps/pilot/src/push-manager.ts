@@ -6,6 +6,7 @@
 import type { Logger } from '@mesh/runtime';
 import { Snapshot, TYPE_URL, type AdsServer, type SnapshotInput, type XdsMessage, type XdsTypeUrl } from '@mesh/xds';
 import type { ConfigChange, ConfigStore } from './config-store';
+import { updateEds } from './generator-eds';
 import { ALL_TYPES, GENERATORS, typesFor } from './generators';
 import type { PilotMetrics } from './debug-metrics';
 import type { Proxy } from './proxy';
@@ -155,7 +156,8 @@ export class PushManager {
       }
     }
     for (const t of types) this.opts.metrics.pushes.inc({ type: shortType(t) }, pushed);
-    this.interner.sweep();
+    // An endpoint-only push updates EDS lists in place (only changed services interned): nothing to sweep.
+    this.interner.sweep(this.push.edsCarry ? new Set() : types);
     this.trimPushStarted();
     const totalMs = Date.now() - started;
     this.lastPush = {
@@ -193,8 +195,12 @@ export class PushManager {
       let list = reuse?.resources.get(t);
       if (!list || types.has(t)) {
         try {
-          const generated = (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
-          list = generated.map((r) => this.interner.intern(`${t}|${key}|${resourceKey(r)}`, r));
+          const previous = list;
+          const generated =
+            t === TYPE_URL.ENDPOINT && previous && push.edsCarry
+              ? updateEds(push, scope, previous)
+              : (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
+          list = generated === previous ? previous : generated.map((r) => this.interner.intern(`${t}|${key}|${resourceKey(r)}`, r));
         } catch (err) {
           this.opts.metrics.internalErrors.inc();
           this.opts.log.error('generation failed; keeping the previous resources', { type: shortType(t), proxy: proxy.id, error: err as Error });
@@ -208,7 +214,7 @@ export class PushManager {
     }
     // Nothing changed for this class: keep the very same snapshot, so its proxies are not touched.
     const unchanged = reuse !== undefined && ALL_TYPES.every((t) => versions.get(t) === reuse.versions.get(t));
-    const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: unchanged ? reuse.snapshot : new Snapshot(input) };
+    const cls: ProxyClass = { key, push, scope, resources, versions, snapshot: unchanged ? reuse.snapshot : new Snapshot(input, reuse?.snapshot) };
     this.classes.set(key, cls);
     this.generateMsAcc += performance.now() - t0;
     return cls;

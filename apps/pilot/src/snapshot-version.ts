@@ -55,9 +55,15 @@ export class ResourceInterner {
     return value;
   }
 
-  /** Forgets entries not used since the previous sweep (call once per push). */
-  sweep(): void {
-    for (const [key, e] of this.entries) if (e.touched < this.generation) this.entries.delete(key);
+  /**
+   * Forgets entries of the given types (keys start with `<type URL>|`) not used since the previous sweep
+   * (call once per push, with the types that push regenerated in full: a type whose lists were reused or
+   * updated in place was not interned again, and its entries are still what the next push compares with).
+   */
+  sweep(types: ReadonlySet<string>): void {
+    if (types.size > 0) {
+      for (const [key, e] of this.entries) if (e.touched < this.generation && types.has(key.slice(0, key.indexOf('|')))) this.entries.delete(key);
+    }
     this.generation++;
   }
 

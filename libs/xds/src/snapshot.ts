@@ -96,6 +96,14 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
   return enc;
 }
 
+interface TypeContent {
+  version: string;
+  resources: Map<string, SnapshotResource>;
+  /** The input list it was built from (a later snapshot given the same list and version shares it). */
+  source: readonly object[];
+  nameProblems: string[] | undefined;
+}
+
 /** What differs in one type between two snapshots: names new or changed (by version), names gone. */
 export interface SnapshotTypeChanges {
   readonly changed: readonly string[];
@@ -105,7 +113,7 @@ export interface SnapshotTypeChanges {
 const NO_CHANGES: SnapshotTypeChanges = { changed: [], removed: [] };
 
 export class Snapshot {
-  private readonly types = new Map<string, { version: string; resources: Map<string, SnapshotResource> }>();
+  private readonly types = new Map<string, TypeContent>();
   private problems: string[] | undefined;
   private nameProblems: string[] | undefined;
   /** previous snapshot -> type URL -> changes (computed once, however many streams move between the two). */
@@ -115,20 +123,32 @@ export class Snapshot {
    * Builds a snapshot; every resource is encoded here (once per resource object), so an unencodable
    * resource throws MESH_ERR_XDS_ENCODE now, not while a proxy waits. Duplicate or empty names are
    * consistency problems (setSnapshot refuses the snapshot).
+   *
+   * `previous`: a snapshot this one replaces. A type given with the very same resource list (same array)
+   * and version as in `previous` shares its content instead of indexing it again, and changesSince()
+   * knows at once that it did not change.
    */
-  constructor(input: SnapshotInput) {
+  constructor(input: SnapshotInput, previous?: Snapshot) {
     for (const [typeUrl, content] of Object.entries(input) as [XdsTypeUrl, SnapshotTypeInput][]) {
       if (!content) continue;
+      const before = previous?.types.get(typeUrl);
+      if (before && before.source === content.resources && before.version === content.version) {
+        this.types.set(typeUrl, before);
+        if (before.nameProblems) (this.nameProblems ??= []).push(...before.nameProblems);
+        continue;
+      }
       const resources = new Map<string, SnapshotResource>();
+      let nameProblems: string[] | undefined;
       for (const resource of content.resources) {
         const message = resource as XdsMessage;
         const name = resourceName(typeUrl, message);
         const enc = encodeCached(typeUrl, message);
-        if (name === '') (this.nameProblems ??= []).push(`a ${shortTypeName(typeUrl)} without a name`);
-        else if (resources.has(name)) (this.nameProblems ??= []).push(`duplicate ${shortTypeName(typeUrl)} "${name}"`);
+        if (name === '') (nameProblems ??= []).push(`a ${shortTypeName(typeUrl)} without a name`);
+        else if (resources.has(name)) (nameProblems ??= []).push(`duplicate ${shortTypeName(typeUrl)} "${name}"`);
         resources.set(name, new Entry(name, message, enc));
       }
-      this.types.set(typeUrl, { version: content.version, resources });
+      if (nameProblems) (this.nameProblems ??= []).push(...nameProblems);
+      this.types.set(typeUrl, { version: content.version, resources, source: content.resources, nameProblems });
     }
   }
 
@@ -169,9 +189,11 @@ export class Snapshot {
       const after = this.resources(typeUrl);
       const changed: string[] = [];
       const removed: string[] = [];
-      for (const [name, r] of after) if (before.get(name)?.version !== r.version) changed.push(name);
-      for (const name of before.keys()) if (!after.has(name)) removed.push(name);
-      out = { changed, removed };
+      if (before !== after) {
+        for (const [name, r] of after) if (before.get(name)?.version !== r.version) changed.push(name);
+        for (const name of before.keys()) if (!after.has(name)) removed.push(name);
+      }
+      out = changed.length === 0 && removed.length === 0 ? NO_CHANGES : { changed, removed };
       byType.set(typeUrl, out);
     }
     return out;
