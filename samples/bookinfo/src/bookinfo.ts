@@ -21,6 +21,10 @@ export interface BookinfoOptions {
   detailsAddress: string[];
   reviewsAddress: string[];
   ratingsAddress: string[];
+  /** Host header of calls to each upstream (a sidecar's outbound listener routes by it); undefined: the address called. */
+  detailsHost?: string;
+  reviewsHost?: string;
+  ratingsHost?: string;
   detailsTimeoutMs: number;
   reviewsTimeoutMs: number;
   reviewsRetries: number;
@@ -47,8 +51,8 @@ export function bookinfoDefaults(service: ServiceName): BookinfoOptions {
 
 type Builder = (router: Router, o: BookinfoOptions, log: Logger, upstreams: Upstream[]) => void;
 
-function upstream(list: Upstream[], service: string, addresses: string[], timeoutMs: number, retries: number): Upstream {
-  const u = new Upstream({ service, addresses, timeoutMs, retries });
+function upstream(list: Upstream[], service: string, addresses: string[], timeoutMs: number, retries: number, host: string | undefined): Upstream {
+  const u = new Upstream({ service, addresses, timeoutMs, retries, host });
   list.push(u);
   return u;
 }
@@ -60,13 +64,13 @@ const BUILDERS: Record<ServiceName, Builder> = {
     addReviewsRoutes(router, {
       version: o.version as ReviewsVersion,
       podname: `reviews-${o.version}-${hostname()}-${process.pid}`,
-      ratings: upstream(ups, 'ratings', o.ratingsAddress, o.ratingsTimeoutMs, 0),
+      ratings: upstream(ups, 'ratings', o.ratingsAddress, o.ratingsTimeoutMs, 0, o.ratingsHost),
       log,
     }),
   productpage: (router, o, log, ups) =>
     addProductPageRoutes(router, {
-      details: upstream(ups, 'details', o.detailsAddress, o.detailsTimeoutMs, 0),
-      reviews: upstream(ups, 'reviews', o.reviewsAddress, o.reviewsTimeoutMs, o.reviewsRetries),
+      details: upstream(ups, 'details', o.detailsAddress, o.detailsTimeoutMs, 0, o.detailsHost),
+      reviews: upstream(ups, 'reviews', o.reviewsAddress, o.reviewsTimeoutMs, o.reviewsRetries, o.reviewsHost),
       log,
     }),
 };

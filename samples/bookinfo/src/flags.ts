@@ -52,6 +52,13 @@ export const flags = {
     env: 'BOOKINFO_RATINGS_ADDRESS',
     default: '127.0.0.1:9085',
   },
+  'details-host': {
+    kind: 'string',
+    description: 'productpage: Host header of calls to details (in the mesh: details:9080, so the caller sidecar routes by authority); default: the address called',
+    env: 'BOOKINFO_DETAILS_HOST',
+  },
+  'reviews-host': { kind: 'string', description: 'productpage: Host header of calls to reviews (default: the address called)', env: 'BOOKINFO_REVIEWS_HOST' },
+  'ratings-host': { kind: 'string', description: 'reviews v2/v3: Host header of calls to ratings (default: the address called)', env: 'BOOKINFO_RATINGS_HOST' },
   'details-timeout': { kind: 'duration', description: 'productpage: timeout of one call to details', env: 'BOOKINFO_DETAILS_TIMEOUT', default: '3s' },
   'reviews-timeout': { kind: 'duration', description: 'productpage: timeout of one call to reviews', env: 'BOOKINFO_REVIEWS_TIMEOUT', default: '3s' },
   'reviews-retries': {

@@ -14,6 +14,8 @@ export interface UpstreamOptions {
   addresses: readonly string[];
   timeoutMs: number;
   retries: number;
+  /** Host header of every call (e.g. `reviews:9080` for a sidecar that routes by authority); default: the address. */
+  host?: string;
 }
 
 export interface UpstreamReply<T> {
@@ -49,7 +51,9 @@ export class Upstream {
   private once<T>(url: string, headers: OutgoingHttpHeaders): Promise<UpstreamReply<T>> {
     const fail = (reason: string) => errors.create('UPSTREAM_FAILED', { service: this.options.service, url, reason });
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'GET', headers: { accept: 'application/json', ...headers }, agent: this.agent }, (res) => {
+      const all: OutgoingHttpHeaders = { accept: 'application/json', ...headers };
+      if (this.options.host) all.host = this.options.host;
+      const req = request(url, { method: 'GET', headers: all, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(fail(err.message)));

@@ -1,8 +1,8 @@
 /**
  * Bookinfo's workloads as data: which service and version, which port (base port + offset, the same
- * ports as samples/bookinfo/registry/bookinfo-workloads.yaml), and which services each one calls. Today
- * a caller is pointed at every workload of the callee directly (taken in turn, like a Kubernetes Service);
- * with sidecars the address will be the caller sidecar's outbound listener instead.
+ * ports as samples/bookinfo/registry/bookinfo-workloads.yaml), and which services each one calls. With
+ * sidecars (topology-sidecars.ts) a caller is pointed at its own sidecar's outbound listener; without,
+ * at every workload of the callee directly (taken in turn, like a Kubernetes Service).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +41,8 @@ export interface BookinfoContext {
   host: string;
   /** Port of each workload, by workload name. */
   ports: ReadonlyMap<string, number>;
+  /** In the mesh: the flags that point a workload at its own sidecar (see topology-sidecars.ts); without: every callee workload directly. */
+  meshUpstreams?: (w: Workload) => string[];
 }
 
 function newestMtime(dirs: string[]): number {
@@ -68,10 +70,9 @@ export function bookinfoComponents(ctx: BookinfoContext): ComponentSpec[] {
   const addressOf = (w: Workload) => `${ctx.host}:${ctx.ports.get(workloadName(w))}`;
   return BOOKINFO_WORKLOADS.map((w) => {
     const callees = BOOKINFO_CALLS[w.service];
-    const upstreamFlags = callees.flatMap((svc) => [
-      `--${svc}-address`,
-      BOOKINFO_WORKLOADS.filter((x) => x.service === svc).map(addressOf).join(','),
-    ]);
+    const upstreamFlags = ctx.meshUpstreams
+      ? ctx.meshUpstreams(w)
+      : callees.flatMap((svc) => [`--${svc}-address`, BOOKINFO_WORKLOADS.filter((x) => x.service === svc).map(addressOf).join(',')]);
     const port = ctx.ports.get(workloadName(w)) as number;
     const base = `http://${ctx.host}:${port}`;
     return {
@@ -89,8 +90,12 @@ export function bookinfoComponents(ctx: BookinfoContext): ComponentSpec[] {
       cwd: ctx.root,
       ports: [{ name: 'http', host: ctx.host, port }],
       ready: { http: `${base}/health` },
-      after: BOOKINFO_WORKLOADS.filter((x) => callees.includes(x.service)).map(workloadName),
-      links: w.service === 'productpage' ? [{ label: 'Product page (straight to productpage; no gateway yet)', url: `${base}/productpage` }] : [],
+      // In the mesh an app calls its own sidecar, which may come up later: no order between apps.
+      after: ctx.meshUpstreams ? [] : BOOKINFO_WORKLOADS.filter((x) => callees.includes(x.service)).map(workloadName),
+      links:
+        w.service === 'productpage'
+          ? [{ label: ctx.meshUpstreams ? 'Product page app itself (bypasses the gateway)' : 'Product page (straight to productpage; no gateway)', url: `${base}/productpage` }]
+          : [],
     };
   });
 }

@@ -24,6 +24,8 @@ interface MeshApp {
   never?: string;
   /** Why a working binary is still not started (local-mesh does not wire it yet). */
   notWired?: string;
+  /** Started once per workload by another topology file (the sidecar); here only probed. */
+  perWorkload?: boolean;
   ports?: (ctx: MeshContext) => { name: string; port: number }[];
   args?: (ctx: MeshContext, ports: Record<string, number>) => string[];
   /** How readiness is seen; default: the first port accepts TCP connections. */
@@ -79,7 +81,7 @@ export const MESH_APPS: readonly MeshApp[] = [
   {
     app: 'sidecar',
     role: 'data-plane',
-    notWired: 'the binary works, but local-mesh does not start per-workload sidecars and the ingress gateway yet',
+    perWorkload: true,
   },
   { app: 'injector', role: 'control-plane', never: 'a Kubernetes admission webhook; a local mesh has no Kubernetes' },
 ];
@@ -127,15 +129,21 @@ export async function probeAppCached(root: string, app: string, stateDir: string
   return probe;
 }
 
-export async function meshComponents(ctx: MeshContext, skip: readonly string[]): Promise<{ components: ComponentSpec[]; skipped: Skipped[] }> {
+/** `perWorkload` lists the per-workload apps (the sidecar) whose binary works; the caller starts them. */
+export async function meshComponents(
+  ctx: MeshContext,
+  skip: readonly string[],
+): Promise<{ components: ComponentSpec[]; skipped: Skipped[]; perWorkload: string[] }> {
   const probes = await Promise.all(MESH_APPS.map((m) => (m.never || skip.includes(m.app) ? undefined : probeAppCached(ctx.root, m.app, ctx.stateDir))));
   const components: ComponentSpec[] = [];
   const skipped: Skipped[] = [];
+  const perWorkload: string[] = [];
   MESH_APPS.forEach((m, i) => {
     const probe = probes[i];
     if (m.never) return skipped.push({ name: m.app, reason: m.never });
     if (!probe) return skipped.push({ name: m.app, reason: 'skipped with --skip' });
     if (!probe.ok) return skipped.push({ name: m.app, reason: probe.reason });
+    if (m.perWorkload) return perWorkload.push(m.app);
     if (m.notWired || !m.ports || !m.args) return skipped.push({ name: m.app, reason: m.notWired ?? 'no start recipe' });
     const ports = m.ports(ctx);
     const byName = Object.fromEntries(ports.map((p) => [p.name, p.port]));
@@ -152,5 +160,5 @@ export async function meshComponents(ctx: MeshContext, skip: readonly string[]):
     });
     return undefined;
   });
-  return { components, skipped };
+  return { components, skipped, perWorkload };
 }

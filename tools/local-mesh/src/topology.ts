@@ -3,7 +3,7 @@
  * (Istio's, and Bookinfo's from --base-port) or, with --free-ports, picked free. A --topology file
  * replaces all of it.
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from './component';
 import { validateTopology } from './component';
@@ -11,6 +11,7 @@ import { errors } from './errors';
 import { freePort } from './ports';
 import { BOOKINFO_WORKLOADS, bookinfoComponents, workloadName } from './topology-bookinfo';
 import { meshComponents } from './topology-mesh';
+import { gatewayComponent, gatewayYaml, meshRegistryYaml, meshUpstreamFlags, sidecarComponents } from './topology-sidecars';
 
 export interface TopologyOptions {
   root: string;
@@ -34,16 +35,21 @@ export function loadTopologyFile(file: string): Topology {
   return result.value;
 }
 
-/** Files a started component needs before it starts: Pilot's config directory holds the Bookinfo registry and base config. */
-function prepareState(o: TopologyOptions, names: readonly string[]): void {
+/**
+ * Files a started component needs before it starts: Pilot's config directory holds the Bookinfo
+ * registry (generated for the sidecars' addresses when they run), the DestinationRules and the gateway.
+ */
+function prepareState(o: TopologyOptions, names: readonly string[], appPorts: ReadonlyMap<string, number>, withSidecars: boolean): void {
   if (names.includes('citadel')) mkdirSync(join(o.stateDir, 'ca'), { recursive: true });
   if (names.includes('pilot')) {
     const config = join(o.stateDir, 'config');
     mkdirSync(config, { recursive: true });
     const sample = join(o.root, 'samples/bookinfo');
-    for (const f of ['registry/bookinfo-workloads.yaml', 'networking/destination-rule-all.yaml', 'networking/bookinfo-gateway.yaml']) {
-      copyFileSync(join(sample, f), join(config, f.split('/')[1]));
-    }
+    copyFileSync(join(sample, 'networking/destination-rule-all.yaml'), join(config, 'destination-rule-all.yaml'));
+    const gateway = readFileSync(join(sample, 'networking/bookinfo-gateway.yaml'), 'utf8');
+    writeFileSync(join(config, 'bookinfo-gateway.yaml'), gatewayYaml(gateway, o.host, o.gatewayPort));
+    if (withSidecars) writeFileSync(join(config, 'bookinfo-workloads.yaml'), meshRegistryYaml(o.host, appPorts));
+    else copyFileSync(join(sample, 'registry/bookinfo-workloads.yaml'), join(config, 'bookinfo-workloads.yaml'));
   }
 }
 
@@ -58,20 +64,33 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
     { root: o.root, host: o.host, stateDir: o.stateDir, port: (fixed) => meshPorts.get(fixed) ?? fixed },
     o.skip,
   );
-  const workloads = bookinfoComponents({ root: o.root, host: o.host, ports }).filter((c) => !o.skip.includes(c.name));
-  const components = [...mesh.components, ...workloads];
-  prepareState(o, components.map((c) => c.name));
-  const running = new Set(components.map((c) => c.name));
+  const pilot = mesh.components.find((c) => c.name === 'pilot');
+  const withSidecars = pilot !== undefined && mesh.perWorkload.includes('sidecar') && !o.skip.includes('sidecar');
+  const workloads = bookinfoComponents({ root: o.root, host: o.host, ports, meshUpstreams: withSidecars ? meshUpstreamFlags : undefined }).filter(
+    (c) => !o.skip.includes(c.name),
+  );
+  const proxies: typeof workloads = [];
+  if (withSidecars) {
+    const ctx = { root: o.root, host: o.host, xdsAddress: `${o.host}:${meshPorts.get(15010)}`, gatewayPort: o.gatewayPort, appPorts: ports };
+    const sidecars = sidecarComponents(ctx);
+    proxies.push(...sidecars, gatewayComponent(ctx, [...sidecars, ...workloads].map((c) => c.name)));
+  }
+  const components = [...mesh.components, ...workloads, ...proxies];
+  prepareState(o, components.map((c) => c.name), ports, withSidecars);
   const notes: string[] = [];
-  if (!running.has('sidecar')) {
+  const skipped = [...mesh.skipped];
+  if (withSidecars) {
     notes.push(
-      `Without sidecars, Bookinfo calls itself directly (productpage -> details/reviews -> ratings); the gateway URL will be http://${o.host}:${o.gatewayPort}/productpage.`,
+      `Every call goes app -> its sidecar (127.0.1.x:9080) -> the callee's sidecar (127.0.0.x:9080) -> the callee app; users enter at http://${o.host}:${o.gatewayPort}/productpage.`,
     );
+  } else {
+    skipped.push({ name: 'sidecar', reason: pilot ? 'skipped with --skip' : 'needs Pilot, which is not running' });
+    notes.push(`Without sidecars, Bookinfo calls itself directly (productpage -> details/reviews -> ratings).`);
   }
   notes.push(
-    running.has('pilot')
-      ? `Traffic tasks: copy a file from samples/bookinfo/networking/ into ${join(o.stateDir, 'config')} (meshctl apply -f is not built yet).`
-      : 'Traffic tasks (samples/bookinfo/networking/*.yaml) need Pilot and the sidecars, which are not running yet.',
+    pilot
+      ? `Traffic tasks: npx meshctl apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml (writes into ${join(o.stateDir, 'config')}); meshctl status; meshctl delete -f FILE.`
+      : 'Traffic tasks (samples/bookinfo/networking/*.yaml) need Pilot and the sidecars, which are not running.',
   );
-  return { components, skipped: mesh.skipped, notes };
+  return { components, skipped, notes };
 }

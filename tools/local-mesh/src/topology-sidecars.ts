@@ -1,0 +1,190 @@
+/**
+ * Bookinfo through the mesh, on one machine without iptables: every workload gets its own loopback
+ * addresses (Linux routes all of 127/8) and its own sidecar, and the ingress gateway is the sidecar
+ * binary with a router~ id. Per workload (offset o):
+ *
+ *   127.0.0.(11+o):9080   the sidecar's inbound listener (the WorkloadEntry address and service port),
+ *                         forwarding to the app on <host>:<app port>
+ *   127.0.1.(11+o):9080   the sidecar's outbound listener (Sidecar egress, captureMode NONE): the app
+ *                         calls its callees here with Host <service>.default.svc.cluster.local:9080
+ *                         and the sidecar routes by it
+ *   127.0.0.(11+o):15000  the sidecar's admin (/config_dump, /stats/prometheus)
+ *
+ * so a call goes caller app -> caller sidecar -> callee sidecar -> callee app. Pilot learns all of this
+ * from generated YAML (ServiceEntry, WorkloadEntry and Sidecar per workload), written into its watched
+ * config directory next to the gateway and the DestinationRules.
+ */
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { ComponentSpec } from './component';
+import { BOOKINFO_CALLS, BOOKINFO_WORKLOADS, workloadName, type BookinfoService, type Workload } from './topology-bookinfo';
+
+/** Istio's Bookinfo service port; every service uses it, on each workload's own address. */
+export const SERVICE_PORT = 9080;
+export const ADMIN_PORT = 15000;
+const NAMESPACE = 'default';
+/** The gateway's own address for its admin port (its listener is on the --host address). */
+export const GATEWAY_ADMIN_IP = '127.0.0.10';
+
+export const inboundIp = (w: Workload): string => `127.0.0.${11 + w.offset}`;
+export const outboundIp = (w: Workload): string => `127.0.1.${11 + w.offset}`;
+export const serviceHost = (s: BookinfoService): string => `${s}.${NAMESPACE}.svc.cluster.local`;
+
+export interface SidecarContext {
+  root: string;
+  host: string;
+  /** Pilot's xDS address host:port. */
+  xdsAddress: string;
+  gatewayPort: number;
+  /** App port of each workload, by workload name. */
+  appPorts: ReadonlyMap<string, number>;
+}
+
+function sidecarArgs(ctx: SidecarContext, nodeId: string, labels: string, admin: string, extra: string[]): string[] {
+  return [
+    join(ctx.root, 'dist/apps/sidecar/main.js'),
+    '--xds-address', ctx.xdsAddress,
+    '--node-id', nodeId,
+    '--namespace', NAMESPACE,
+    '--labels', labels,
+    '--admin-address', admin,
+    ...extra,
+  ];
+}
+
+/** One sidecar per workload: ready once its inbound listener (pushed by Pilot) accepts connections. */
+export function sidecarComponents(ctx: SidecarContext): ComponentSpec[] {
+  return BOOKINFO_WORKLOADS.map((w) => {
+    const name = workloadName(w);
+    const ip = inboundIp(w);
+    return {
+      name: `sidecar-${name}`,
+      role: 'sidecar',
+      command: process.execPath,
+      args: sidecarArgs(ctx, `sidecar~${ip}~${name}.${NAMESPACE}~${NAMESPACE}.svc.cluster.local`, `app=${w.service},version=${w.version}`, `${ip}:${ADMIN_PORT}`, [
+        '--service-account', `bookinfo-${w.service}`,
+        '--interception-mode', 'NONE',
+      ]),
+      cwd: ctx.root,
+      ports: [
+        { name: 'admin', host: ip, port: ADMIN_PORT },
+        { name: 'inbound', host: ip, port: SERVICE_PORT },
+        { name: 'outbound', host: outboundIp(w), port: SERVICE_PORT },
+      ],
+      ready: { tcp: `${ip}:${SERVICE_PORT}` },
+      after: ['pilot'],
+      links: [{ label: `${name} sidecar admin`, url: `http://${ip}:${ADMIN_PORT}/` }],
+    };
+  });
+}
+
+/** The ingress gateway: ready once the product page answers through it (so the whole chain works). */
+export function gatewayComponent(ctx: SidecarContext, after: string[]): ComponentSpec {
+  const base = `http://${ctx.host}:${ctx.gatewayPort}`;
+  return {
+    name: 'ingress-gateway',
+    role: 'gateway',
+    command: process.execPath,
+    args: sidecarArgs(
+      ctx,
+      `router~${GATEWAY_ADMIN_IP}~istio-ingressgateway.${NAMESPACE}~${NAMESPACE}.svc.cluster.local`,
+      'istio=ingressgateway,app=istio-ingressgateway',
+      `${GATEWAY_ADMIN_IP}:${ADMIN_PORT}`,
+      ['--concurrency', '1'],
+    ),
+    cwd: ctx.root,
+    ports: [
+      { name: 'http', host: ctx.host, port: ctx.gatewayPort },
+      { name: 'admin', host: GATEWAY_ADMIN_IP, port: ADMIN_PORT },
+    ],
+    ready: { http: `${base}/productpage` },
+    after,
+    links: [
+      { label: 'Product page (through the ingress gateway)', url: `${base}/productpage` },
+      { label: 'ingress gateway admin', url: `http://${GATEWAY_ADMIN_IP}:${ADMIN_PORT}/` },
+    ],
+  };
+}
+
+/** How a workload's app reaches each callee: its own sidecar's outbound listener, with the callee's Host. */
+export function meshUpstreamFlags(w: Workload): string[] {
+  return BOOKINFO_CALLS[w.service].flatMap((svc) => [
+    `--${svc}-address`, `${outboundIp(w)}:${SERVICE_PORT}`,
+    // The full name: Pilot's virtual hosts do not list the bare `reviews` (Istio adds it for proxies of the same namespace).
+    `--${svc}-host`, `${serviceHost(svc)}:${SERVICE_PORT}`,
+  ]);
+}
+
+/** Pilot's view of the workloads: ServiceEntry per service, WorkloadEntry and Sidecar per workload. */
+export function meshRegistryYaml(host: string, appPorts: ReadonlyMap<string, number>): string {
+  const services = [...new Set(BOOKINFO_WORKLOADS.map((w) => w.service))];
+  const docs: object[] = [];
+  for (const s of services) {
+    docs.push({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'ServiceEntry',
+      metadata: { name: s, namespace: NAMESPACE },
+      spec: {
+        hosts: [serviceHost(s)],
+        location: 'MESH_INTERNAL',
+        resolution: 'STATIC',
+        ports: [{ number: SERVICE_PORT, name: 'http', protocol: 'HTTP' }],
+        workloadSelector: { labels: { app: s } },
+      },
+    });
+  }
+  for (const w of BOOKINFO_WORKLOADS) {
+    const name = workloadName(w);
+    const labels = { app: w.service, version: w.version };
+    docs.push({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'WorkloadEntry',
+      metadata: { name, namespace: NAMESPACE },
+      spec: { address: inboundIp(w), ports: { http: SERVICE_PORT }, labels, serviceAccount: `bookinfo-${w.service}` },
+    });
+    const callees = BOOKINFO_CALLS[w.service];
+    docs.push({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'Sidecar',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        workloadSelector: { labels },
+        ingress: [
+          {
+            port: { number: SERVICE_PORT, name: 'http', protocol: 'HTTP' },
+            bind: inboundIp(w),
+            defaultEndpoint: `${host}:${appPorts.get(name)}`,
+          },
+        ],
+        egress: [
+          {
+            port: { number: SERVICE_PORT, name: 'http', protocol: 'HTTP' },
+            bind: outboundIp(w),
+            captureMode: 'NONE',
+            // details and ratings call nobody; their egress still needs a host, their own service.
+            hosts: (callees.length > 0 ? callees : [w.service]).map((s) => `./${serviceHost(s)}`),
+          },
+        ],
+      },
+    });
+  }
+  const header = [
+    '# Generated by tools/local-mesh (topology-sidecars.ts) for this run: where each Bookinfo workload and its',
+    '# sidecar listen on this machine. Inbound: the WorkloadEntry address, port 9080, forwarded to the app;',
+    '# outbound: the Sidecar egress listener (captureMode NONE) the app calls with Host <service>.default.svc.cluster.local:9080.',
+  ];
+  return header.join('\n') + '\n' + docs.map((d) => stringify(d)).join('---\n');
+}
+
+/** The sample's Gateway YAML with each server on the --gateway-port port, bound to the --host address. */
+export function gatewayYaml(text: string, host: string, port: number): string {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: string; spec?: { servers?: { port: { number: number }; bind?: string }[] } });
+  for (const d of docs) {
+    if (d.kind !== 'Gateway') continue;
+    for (const server of d.spec?.servers ?? []) {
+      server.port.number = port;
+      server.bind = host;
+    }
+  }
+  return '# tools/local-mesh: samples/bookinfo/networking/bookinfo-gateway.yaml on --host and --gateway-port\n' + docs.map((d) => stringify(d)).join('---\n');
+}
