@@ -241,6 +241,7 @@ export function typeUrlOf(messageName: string): string {
  */
 export function encodeMessage(typeUrl: string, message: object): Buffer {
   const type = lookup(typeUrl);
+  assertNestedTypesKnown(message);
   let msg: protobuf.Message;
   try {
     msg = type.fromObject(stripType(message as XdsMessage));
@@ -290,6 +291,23 @@ function lookup(typeUrl: string): protobuf.Type {
   } catch {
     throw xdsErrors.create('UNKNOWN_TYPE', { typeUrl });
   }
+}
+
+/**
+ * protobufjs encodes a nested Any whose '@type' it cannot resolve as an empty Any (no type URL, no bytes)
+ * instead of failing, and Envoy then rejects the whole resource far from the cause. Every nested '@type'
+ * must name a message loaded from Envoy's protos.
+ */
+function assertNestedTypesKnown(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const item of value) assertNestedTypesKnown(item);
+    return;
+  }
+  if (Buffer.isBuffer(value)) return;
+  const typeUrl = (value as Record<string, unknown>)['@type'];
+  if (typeof typeUrl === 'string') lookup(typeUrl);
+  for (const key of Object.keys(value)) assertNestedTypesKnown((value as Record<string, unknown>)[key]);
 }
 
 function stripType(message: XdsMessage): XdsMessage {
