@@ -57,8 +57,8 @@ class ChainHandler {
   private readonly unsubscribe: () => void;
 
   constructor(
-    readonly chain: FilterChainConfig,
-    private readonly listener: ListenerConfig,
+    public chain: FilterChainConfig,
+    private listener: ListenerConfig,
     private readonly d: ChainDeps,
   ) {
     const cfg: ListenerConfig = { ...listener, hcm: chain.hcm, tcp: chain.tcp, tls: chain.tls, chains: [chain] };
@@ -94,6 +94,21 @@ class ChainHandler {
         d.log.info('filter chain certificate rotated', { listener: listener.name, chain: chain.name });
       });
     }
+  }
+
+  /**
+   * Same kind and same TLS settings: the chain's filters change in place (open connections keep going,
+   * new requests use the new HTTP connection manager / RBAC). False when a new handler is needed.
+   */
+  tryUpdate(chain: FilterChainConfig, listener: ListenerConfig): boolean {
+    if (Boolean(chain.hcm) !== Boolean(this.http) || Boolean(chain.tcp) !== Boolean(this.tcp)) return false;
+    if (JSON.stringify(chain.tls) !== JSON.stringify(this.chain.tls) || chain.transportProtocol !== this.chain.transportProtocol || chain.destinationPort !== this.chain.destinationPort) return false;
+    const cfg: ListenerConfig = { ...listener, hcm: chain.hcm, tcp: chain.tcp, tls: chain.tls, chains: [chain] };
+    this.http?.update(cfg);
+    this.tcp?.update(cfg);
+    this.chain = chain;
+    this.listener = listener;
+    return true;
   }
 
   accept(socket: net.Socket, raw: net.Socket): void {
@@ -157,6 +172,7 @@ export class ChainListener {
   constructor(
     cfg: ListenerConfig,
     private readonly d: ChainDeps,
+    private readonly drainMs: number,
   ) {
     this.cfg = cfg;
     this.handlers = cfg.chains.map((c) => new ChainHandler(c, cfg, d));
@@ -170,10 +186,20 @@ export class ChainListener {
 
   /** New chains for new connections; connections already accepted keep their chain. */
   update(cfg: ListenerConfig): void {
-    for (const h of this.handlers) this.retired.add(h);
-    for (const h of this.retired) if (h.activeRequests() === 0) void h.drain(0).then(() => this.retired.delete(h));
+    const next: ChainHandler[] = [];
+    for (const [i, chain] of cfg.chains.entries()) {
+      const same = this.handlers[i];
+      if (same && same.tryUpdate(chain, cfg)) next.push(same);
+      else next.push(new ChainHandler(chain, cfg, this.d));
+    }
+    // Handlers no longer selected finish their connections within the drain time.
+    for (const h of this.handlers) {
+      if (next.includes(h)) continue;
+      this.retired.add(h);
+      void h.drain(this.drainMs).then(() => this.retired.delete(h));
+    }
     this.cfg = cfg;
-    this.handlers = cfg.chains.map((c) => new ChainHandler(c, cfg, this.d));
+    this.handlers = next;
     this.inspect = cfg.chains.some((c) => c.transportProtocol !== '');
   }
 

@@ -128,6 +128,7 @@ export async function startMesh(): Promise<Mesh> {
       });
       proxies.push(proxy);
       await proxy.start();
+      let last: Record<string, object[]> = {};
       return {
         nodeId,
         proxy,
@@ -137,7 +138,10 @@ export async function startMesh(): Promise<Mesh> {
           const input: SnapshotInput = {};
           for (const [k, list] of Object.entries(r)) input[KEYS[k as keyof typeof KEYS]] = { version: v, resources: list };
           ads.ads.setSnapshot(nodeId, new Snapshot(input));
-          await waitUntil('config applied', () => Object.keys(r).every((k) => proxy.store[k as 'listeners'].version === v));
+          // The server sends only what changed (nothing for an unchanged type): wait for those.
+          const changed = Object.keys(r).filter((k) => JSON.stringify(r[k]) !== JSON.stringify(last[k]));
+          last = { ...last, ...r };
+          await waitUntil('config applied', () => changed.every((k) => proxy.store[k as 'listeners'].version === v));
           await proxy.listeners.settled();
           const names = (r.listeners ?? []).map((l) => (l as { name: string }).name);
           await waitUntil('listeners bound', () => names.every((n) => proxy.listeners.port(n) !== undefined));

@@ -24,6 +24,7 @@ describe('RBAC: AuthorizationPolicy matrix on a sidecar', () => {
   let dir = '';
   let accessLog = '';
   const ids: Record<string, NodeAgent> = {};
+  let resources: Record<string, object[]> = {};
 
   before(async () => {
     dir = tempDir('rbac-log-');
@@ -62,7 +63,7 @@ describe('RBAC: AuthorizationPolicy matrix on a sidecar', () => {
       { action: 'ALLOW', policies: { 'ns[shop]-policy[tcp-client]-rule[0]': { permissions: [{ any: true }], principals: [{ authenticated: { principal_name: { exact: spiffe('shop', 'client') } } }] } } },
       'tcp.',
     );
-    await server.push({
+    resources = {
       listeners: [inboundListener('http', 'STRICT', { http: [deny, allow, audit] }), inboundListener('tcp', 'STRICT', { network: [tcpAllow], tcpCluster: 'inbound|9000||' })],
       routes: [routeConfiguration('inbound', [virtualHost('inbound', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'inbound|8080||' } }])])],
       clusters: [edsCluster({ name: 'inbound|8080||', connectTimeoutMs: 1000 }), edsCluster({ name: 'inbound|9000||', connectTimeoutMs: 1000 })],
@@ -70,7 +71,8 @@ describe('RBAC: AuthorizationPolicy matrix on a sidecar', () => {
         clusterLoadAssignment('inbound|8080||', [{ address: '127.0.0.1', port: backend.port }]),
         clusterLoadAssignment('inbound|9000||', [{ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }]),
       ],
-    });
+    };
+    await server.push(resources);
   });
 
   after(async () => {
@@ -145,5 +147,18 @@ describe('RBAC: AuthorizationPolicy matrix on a sidecar', () => {
     const before = server.proxy.stats.server.rbac_denied;
     assert.equal(await tcpRoundTrip(ids.reader), '');
     assert.equal(server.proxy.stats.server.rbac_denied, before + 1);
+  });
+
+  it('a changed policy applies to new requests on the same port (chains updated in place)', async () => {
+    const port = server.port('http');
+    const denyOrders = httpRbacFilter({
+      action: 'DENY',
+      policies: { 'ns[shop]-policy[deny-orders]-rule[0]': { permissions: [{ url_path: { path: { prefix: '/orders' } } }], principals: [{ any: true }] } },
+    });
+    await server.push({ ...resources, listeners: [inboundListener('http', 'STRICT', { http: [denyOrders] }), resources.listeners[1]] });
+    assert.equal(server.port('http'), port);
+    assert.equal((await directRequest(port, ids.client, '/orders')).status, 403);
+    // The ALLOW filter is gone: an identity it refused before is now let through elsewhere.
+    assert.equal((await directRequest(port, ids.reader, '/elsewhere')).status, 200);
   });
 });
