@@ -165,13 +165,12 @@ export class HttpListener {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
+    // ALPN decides when it names h2 or http/1.1; otherwise (none agreed, Istio's "istio" names) the codec
+    // sniffs the HTTP/2 preface, as Envoy's AUTO codec does.
     const alpn = (socket as Partial<tls.TLSSocket>).alpnProtocol;
-    if (typeof alpn === 'string' || alpn === false) {
-      if (alpn === 'h2' && this.h2) this.h2.emit('connection', socket);
-      else this.h1.emit('connection', socket);
-      return;
-    }
-    this.onConnection(socket, this.cfg.hcm?.codec ?? 'AUTO');
+    if (alpn === 'h2' && this.h2) this.h2.emit('connection', socket);
+    else if (alpn === 'http/1.1') this.h1.emit('connection', socket);
+    else this.onConnection(socket, this.cfg.hcm?.codec ?? 'AUTO');
   }
 
   private onConnection(socket: net.Socket, codec: 'AUTO' | 'HTTP1' | 'HTTP2'): void {

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import path from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { clusterLoadAssignment, edsCluster, httpRbacFilter, routeConfiguration, virtualHost } from '@mesh/xds';
+import { clusterLoadAssignment, edsCluster, http2ProtocolOptions, httpRbacFilter, routeConfiguration, virtualHost } from '@mesh/xds';
 import { removeDir, tempDir, waitFor } from './agent-harness';
 import { listener, request } from './helpers';
 import { directRequest, inboundListener, istioMutual, spiffe, startEchoBackend, startMesh, type Mesh, type Sidecar } from './mtls-harness';
@@ -70,6 +70,7 @@ describe('mutual TLS between two sidecars', () => {
     });
     const clusters = [
       to('strict', server.port('strict'), istioMutual([SERVER], sni)),
+      { ...to('h2-strict', server.port('strict'), istioMutual([SERVER], sni)), http2: true },
       to('permissive', server.port('permissive'), istioMutual([SERVER], sni)),
       to('wrong-san', server.port('strict'), istioMutual([spiffe('shop', 'impostor')], sni)),
       to('plain-to-strict', server.port('strict')),
@@ -78,7 +79,7 @@ describe('mutual TLS between two sidecars', () => {
     await client.push({
       listeners: [listener('outbound', 'outbound')],
       routes: [routeConfiguration('outbound', [virtualHost('all', ['*'], clusters.map((c) => ({ match: { prefix: `/${c.cluster.name}` }, route: { cluster: c.cluster.name } })))])],
-      clusters: clusters.map((c) => c.cluster),
+      clusters: clusters.map((c) => ('http2' in c ? { ...c.cluster, typed_extension_protocol_options: http2ProtocolOptions() } : c.cluster)),
       endpoints: clusters.map((c) => c.endpoints),
     });
   });
@@ -100,6 +101,12 @@ describe('mutual TLS between two sidecars', () => {
     const denied = await directRequest(server.port('strict'), other, '/strict/hello');
     assert.equal(denied.status, 403);
     assert.equal(denied.body, 'RBAC: access denied');
+  });
+
+  it('HTTP/2 upstream over mTLS reaches the same STRICT port', async () => {
+    const r = await request(client.port('outbound'), { path: '/h2-strict/x' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(JSON.parse(r.body).url, '/h2-strict/x');
   });
 
   it("the client checks the server's SPIFFE identity: a SAN mismatch fails the connection (503 UF)", async () => {
