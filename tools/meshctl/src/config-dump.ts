@@ -6,7 +6,12 @@ type Obj = Record<string, unknown>;
 
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]).map(obj) : []);
-const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+/** Scalars as text; a protobuf wrapper (`{value: 3}`, as the mesh sidecar shows UInt32Value) as its value. */
+const str = (v: unknown): string => {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'object' && 'value' in (v as Obj)) return str((v as Obj).value);
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+};
 
 export type ConfigKind = 'listeners' | 'routes' | 'clusters' | 'endpoints';
 export const CONFIG_KINDS: readonly ConfigKind[] = ['listeners', 'routes', 'clusters', 'endpoints'];

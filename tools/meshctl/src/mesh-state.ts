@@ -71,26 +71,30 @@ export function pilotUrl(state: MeshState | undefined): string | undefined {
   return port ? `http://${hostPort(port)}` : undefined;
 }
 
-/** `sidecar~10.0.0.1~reviews-v1.default~default.svc.cluster.local` -> `reviews-v1`. */
-function workloadOf(proxyId: string): string | undefined {
+/** `sidecar~10.0.0.1~reviews-v1.default~default.svc.cluster.local` -> its IP and workload (`reviews-v1`). */
+function parseProxyId(proxyId: string): { ip: string; workload: string } | undefined {
   const parts = proxyId.split('~');
-  return parts.length === 4 ? parts[2]?.split('.')[0] : undefined;
+  return parts.length === 4 && parts[1] && parts[2] ? { ip: parts[1], workload: parts[2].split('.')[0] ?? '' } : undefined;
 }
 
 /**
  * A proxy's admin URL: `host:port` or a URL is used as is; otherwise a component name (`sidecar-reviews-v1`,
- * `ingressgateway`) or an Istio proxy id is looked up in the topology (its port named `admin`).
+ * `ingress-gateway`) or an Istio proxy id is looked up in the topology (the component's port named
+ * `admin`): by name (`sidecar-<workload>`, `<workload>`), else by the proxy id's IP being the host its
+ * admin port is bound on (each local proxy has its own loopback address).
  */
 export function resolveProxyAdmin(proxy: string, state: MeshState | undefined): string {
   if (/^https?:\/\//.test(proxy)) return proxy.replace(/\/+$/, '');
   if (/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d+$/.test(proxy)) return `http://${proxy}`;
-  const withAdmin = (state?.components ?? []).filter((c) => c.ports.some((p) => p.name === 'admin'));
-  const workload = workloadOf(proxy);
-  const candidates = [proxy, ...(workload ? [`sidecar-${workload}`, workload] : [])];
-  for (const name of candidates) {
-    const c = withAdmin.find((x) => x.name === name);
-    const admin = c?.ports.find((p) => p.name === 'admin');
-    if (admin) return `http://${hostPort(admin)}`;
-  }
-  throw errors.create('PROXY_UNKNOWN', { proxy, known: withAdmin.map((c) => c.name) });
+  const admins = (state?.components ?? []).flatMap((c) => {
+    const admin = c.ports.find((p) => p.name === 'admin');
+    return admin ? [{ name: c.name, admin }] : [];
+  });
+  const id = parseProxyId(proxy);
+  const names = [proxy, ...(id ? [`sidecar-${id.workload}`, id.workload] : [])];
+  const byName = names.map((n) => admins.find((a) => a.name === n)).find((a) => a !== undefined);
+  const byIp = id ? admins.filter((a) => a.admin.host === id.ip) : [];
+  const found = byName ?? (byIp.length === 1 ? byIp[0] : undefined);
+  if (found) return `http://${hostPort(found.admin)}`;
+  throw errors.create('PROXY_UNKNOWN', { proxy, known: admins.map((a) => a.name) });
 }
