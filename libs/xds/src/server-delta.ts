@@ -103,15 +103,18 @@ export class DeltaStream extends AdsStreamBase {
     const diff = state.subscription.apply(req.resource_names_subscribe ?? [], req.resource_names_unsubscribe ?? [], first);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
-    const subscriptionChanged = first || diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged;
-    if (subscriptionChanged) {
+    if (first || diff.removed.length > 0 || diff.wildcardChanged) {
       // `held` no longer mirrors a snapshot for this subscription: the next send reconciles every name.
       state.synced = undefined;
       state.pending = undefined;
     }
-    if ((first || diff.added.length > 0 || diff.wildcardChanged) && !heldBack) {
-      const snapshot = this.host.snapshotFor(this.nodeId);
-      if (snapshot) this.sendType(typeUrl, state, snapshot, 'all', first);
+    const snapshot = first || diff.added.length > 0 || diff.wildcardChanged ? this.host.snapshotFor(this.nodeId) : undefined;
+    if (snapshot && !heldBack) {
+      // Names only added (Envoy following new clusters): those are looked at besides what changed.
+      this.sendType(typeUrl, state, snapshot, 'all', first, diff.added);
+    } else if (diff.added.length > 0) {
+      state.synced = undefined;
+      state.pending = undefined;
     }
     if (typeUrl === TYPE_URL.ENDPOINT) this.resumeIfWarm();
   }
@@ -188,7 +191,14 @@ export class DeltaStream extends AdsStreamBase {
    * that it held nothing under before. When `held` mirrors a snapshot, only the names that differ between
    * that snapshot and this one (plus forced ones) are looked at: O(changes), not O(resources), per stream.
    */
-  private sendType(typeUrl: string, state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, first: boolean): readonly string[] {
+  private sendType(
+    typeUrl: string,
+    state: DeltaTypeState,
+    snapshot: Snapshot,
+    removals: RemovalMode,
+    first: boolean,
+    added: readonly string[] = NOTHING,
+  ): readonly string[] {
     // Blocked: `held` still says what the client lacks; the catch-up push on 'drain' sends it.
     if (!snapshot.has(typeUrl) || this.blocked) return NOTHING;
     const available = snapshot.resources(typeUrl);
@@ -199,7 +209,8 @@ export class DeltaStream extends AdsStreamBase {
     if (removals !== 'only') {
       let consider: Iterable<string>;
       if (!changes) consider = state.subscription.wildcard ? available.keys() : state.subscription.names.values();
-      else consider = state.forced?.size ? new Set([...changes.changed, ...state.forced]) : changes.changed;
+      else if (!state.forced?.size && added.length === 0) consider = changes.changed;
+      else consider = new Set([...changes.changed, ...(state.forced ?? []), ...added]);
       for (const name of consider) {
         if (changes && !state.subscription.covers(name)) continue;
         const r = available.get(name);

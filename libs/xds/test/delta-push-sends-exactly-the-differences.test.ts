@@ -100,6 +100,18 @@ describe('Delta push across snapshots', () => {
     const v7 = meshSnapshot({ version: 'v7', clusters: { a: [1001], c: [1003] }, route: 'a', connectTimeoutMs: { a: 777 } });
     assert.deepEqual(await push(v7), { [TYPE_URL.CLUSTER]: ['c', '-b'], [TYPE_URL.ENDPOINT]: ['c', '-b'] }, 'v7: c added, b removed');
     expectHolds(v7, 'v7');
+
+    // d exists but is not subscribed: only its cluster travels. Subscribing to it then brings its endpoints,
+    // and a later change of d reaches the client.
+    const v8 = meshSnapshot({ version: 'v8', clusters: { a: [1001], c: [1003], d: [1004] }, route: 'a', connectTimeoutMs: { a: 777 } });
+    assert.deepEqual(await push(v8), { [TYPE_URL.CLUSTER]: ['d'] }, 'v8: d is not subscribed for EDS');
+    edsNames.push('d');
+    s.send({ type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: ['d'] });
+    assert.deepEqual(await apply(1), { [TYPE_URL.ENDPOINT]: ['d'] }, 'subscribing to d sends it alone');
+    expectHolds(v8, 'v8 + d');
+    const v9 = meshSnapshot({ version: 'v9', clusters: { a: [1001], c: [1003], d: [1014] }, route: 'a', connectTimeoutMs: { a: 777 } });
+    assert.deepEqual(await push(v9), { [TYPE_URL.ENDPOINT]: ['d'] }, 'v9: the changed d');
+    expectHolds(v9, 'v9');
     assert.equal(s.pending(), 0);
   });
 });
