@@ -124,11 +124,8 @@ export class PushManager {
     const types = typesFor(changes.map((c) => c.kind));
     const before = this.push;
     this.push = this.newPushContext();
-    if (types.size === 1 && types.has(TYPE_URL.ENDPOINT)) {
-      // Only WorkloadEntries changed: only services of their namespaces can have new endpoints.
-      const namespaces = new Set(changes.map((c) => (c.after ?? c.before)?.meta.namespace ?? ''));
-      this.push.edsCarry = this.edsCarry(before, this.push, namespaces);
-    }
+    if (types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarryFor(changes, before, this.push);
+    const endpointsOnly = types.size === 1 && this.push.edsCarry !== undefined;
     if (types.size === 0) return;
     const started = Date.now();
     const startedAt = performance.timeOrigin + performance.now();
@@ -142,7 +139,7 @@ export class PushManager {
       // A class keyed by its own IP (inbound listeners from its WorkloadEntry) regenerates every type:
       // a WorkloadEntry change may move its inbound ports, not only endpoints.
       const own = !entry.key.startsWith('|');
-      const cls = this.classFor(entry.key, entry.proxy, this.push, old && !own ? types : new Set(ALL_TYPES), old);
+      const cls = this.classFor(entry.key, entry.proxy, this.push, old && !own ? types : new Set(ALL_TYPES), old, endpointsOnly && !own);
       for (const t of ALL_TYPES) {
         if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
       }
@@ -157,7 +154,7 @@ export class PushManager {
     }
     for (const t of types) this.opts.metrics.pushes.inc({ type: shortType(t) }, pushed);
     // An endpoint-only push updates EDS lists in place (only changed services interned): nothing to sweep.
-    this.interner.sweep(this.push.edsCarry ? new Set() : types);
+    this.interner.sweep(endpointsOnly ? new Set() : types);
     this.trimPushStarted();
     const totalMs = Date.now() - started;
     this.lastPush = {
@@ -183,7 +180,11 @@ export class PushManager {
     });
   }
 
-  private classFor(key: string, proxy: Proxy, push: PushContext, types: Set<XdsTypeUrl>, reuse?: ProxyClass): ProxyClass {
+  /**
+   * `updateEndpoints`: an endpoint-only push for a class whose scope cannot have changed: its EDS list is
+   * updated in place (generator-eds updateEds) instead of generated.
+   */
+  private classFor(key: string, proxy: Proxy, push: PushContext, types: Set<XdsTypeUrl>, reuse?: ProxyClass, updateEndpoints = false): ProxyClass {
     const existing = this.classes.get(key);
     if (existing && existing.push === push) return existing;
     const t0 = performance.now();
@@ -197,7 +198,7 @@ export class PushManager {
         try {
           const previous = list;
           const generated =
-            t === TYPE_URL.ENDPOINT && previous && push.edsCarry
+            t === TYPE_URL.ENDPOINT && previous && updateEndpoints
               ? updateEds(push, scope, previous)
               : (GENERATORS.get(t) as (p: PushContext, s: ProxyScope) => object[])(push, scope);
           list = generated === previous ? previous : generated.map((r) => this.interner.intern(`${t}|${key}|${resourceKey(r)}`, r));
@@ -220,8 +221,35 @@ export class PushManager {
     return cls;
   }
 
+  /**
+   * What a push's changes mean for endpoints: assignments of every service outside the returned dirty
+   * hosts are carried from the previous push as they are (not rebuilt, not hashed, not encoded again).
+   * WorkloadEntries and ServiceEntries dirty the services of their namespaces whose ports or endpoints
+   * differ; a DestinationRule dirties its host (its subsets). Undefined (rebuild everything) for a
+   * wildcard DestinationRule or a kind this does not know.
+   */
+  private edsCarryFor(changes: readonly ConfigChange[], before: PushContext, after: PushContext): PushContext['edsCarry'] {
+    const namespaces = new Set<string>();
+    const dirtyHosts = new Set<string>();
+    for (const c of changes) {
+      for (const config of [c.before, c.after]) {
+        if (!config) continue;
+        if (EDS_NEUTRAL_KINDS.has(c.kind)) continue;
+        if (c.kind === 'WorkloadEntry' || c.kind === 'ServiceEntry') namespaces.add(config.meta.namespace);
+        else if (c.kind === 'DestinationRule') {
+          const host = after.resolveHost(String((config.spec as { host?: unknown }).host ?? ''), config.meta.namespace);
+          if (host.includes('*')) return undefined;
+          dirtyHosts.add(host);
+        } else return undefined;
+      }
+    }
+    const carry = this.edsCarry(before, after, namespaces);
+    for (const h of dirtyHosts) carry.dirtyHosts.add(h);
+    return carry;
+  }
+
   /** Previous assignments by name, and the hosts whose endpoints differ between two pushes. */
-  private edsCarry(before: PushContext, after: PushContext, namespaces: ReadonlySet<string>): PushContext['edsCarry'] {
+  private edsCarry(before: PushContext, after: PushContext, namespaces: ReadonlySet<string>): { previous: Map<string, object>; dirtyHosts: Set<string> } {
     const previous = new Map<string, object>();
     for (const cls of this.classes.values()) {
       for (const r of cls.resources.get(TYPE_URL.ENDPOINT) ?? []) previous.set(String((r as { cluster_name?: unknown }).cluster_name), r);
@@ -250,6 +278,9 @@ export class PushManager {
     for (const k of keys.slice(0, keys.length - 1000)) this.pushStarted.delete(k);
   }
 }
+
+/** Kinds whose changes cannot change any ClusterLoadAssignment (they choose routes or what a proxy sees). */
+const EDS_NEUTRAL_KINDS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'Sidecar']);
 
 export function shortType(typeUrl: string): string {
   const map: Record<string, string> = { Listener: 'lds', RouteConfiguration: 'rds', Cluster: 'cds', ClusterLoadAssignment: 'eds' };
