@@ -10,6 +10,8 @@ import { hash32, RingHashLb } from './lb-ring-hash';
 import { RoundRobinLb } from './lb-round-robin';
 import type { Host } from './lb-types';
 import { matchRoute, RouteQuery, selectVirtualHost } from './route-match';
+import { requestHead } from './upstream-h1-client';
+import { H1ResponseParser } from './upstream-h1-parser';
 
 async function main(): Promise<void> {
   // 50 virtual hosts x 20 routes, the shape Pilot generates for a mid-size mesh.
@@ -52,6 +54,17 @@ async function main(): Promise<void> {
   await record('lb_least_request_pick', () => lr.pick(hosts));
   let i = 0;
   await record('lb_ring_hash_pick', () => ring.pick(hosts, hash32(`user-${i++ & 1023}`)));
+  // The lean upstream client: an nginx-shaped 1 KiB response parsed, and a typical request head written.
+  const response = Buffer.from(`HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Wed, 25 Nov 2026 21:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: keep-alive\r\n\r\n${'x'.repeat(1024)}`, 'latin1');
+  let bodyBytes = 0;
+  const parser = new H1ResponseParser({ onHead: () => undefined, onBody: (c) => (bodyBytes += c.length), onComplete: () => undefined }, 96 * 1024);
+  await record('upstream_parse_response_1k', () => {
+    parser.reset(false);
+    return parser.execute(response);
+  });
+  if (bodyBytes === 0) throw new Error('the parser delivered no body');
+  const upstreamHeaders = { host: 'svc49.ns.svc.cluster.local', 'user-agent': 'fortio.org/fortio-1.69.0', 'x-request-id': '6b2a3c1e-8f3d-4c55-9a8e-1f2d3c4b5a69', 'x-forwarded-proto': 'http', 'x-envoy-expected-rq-timeout-ms': '15000' };
+  await record('upstream_request_head', () => requestHead('GET', '/api/v1/items?x=1', upstreamHeaders, ''));
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 

@@ -116,6 +116,17 @@ export class H1Exchange {
     }
   }
 
+  /**
+   * The exchange ended before its streamed body was sent (early response, reset): let the body flow into
+   * the no-op listener so the downstream connection is not left paused.
+   */
+  releaseBody(): void {
+    if (this.bodyPaused && this.stream) {
+      this.bodyPaused = false;
+      this.stream.resume();
+    }
+  }
+
   /** the sink can take more response data */
   resume(): void {
     this.conn?.socket.resume();
@@ -206,6 +217,7 @@ export class H1Connection implements H1ResponseHandler {
     if (ex === undefined) return;
     ex.conn = undefined;
     ex.finished = true;
+    ex.releaseBody();
     const sink = ex.sink;
     ex.sink = undefined;
     if (!this.closed) this.socket.destroy();
@@ -256,7 +268,10 @@ export class H1Connection implements H1ResponseHandler {
   abandon(): void {
     const ex = this.exchange;
     this.exchange = undefined;
-    if (ex) ex.conn = undefined;
+    if (ex) {
+      ex.conn = undefined;
+      ex.releaseBody();
+    }
     this.socket.destroy();
   }
 }
@@ -276,7 +291,9 @@ export class H1Pool {
   ) {}
 
   request(ex: H1Exchange): void {
-    const conn = this.idle.pop();
+    let conn = this.idle.pop();
+    // A connection closed while idle leaves the list on 'close', a tick later: never hand it out.
+    while (conn !== undefined && conn.socket.destroyed) conn = this.idle.pop();
     if (conn !== undefined) conn.assign(ex);
     else if (this.total < this.maxConnections) {
       this.total++;

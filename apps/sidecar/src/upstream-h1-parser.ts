@@ -27,8 +27,6 @@ const enum State {
 
 /** the largest chunk-size line (size, extensions) accepted */
 const MAX_CHUNK_LINE = 4096;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 
@@ -244,17 +242,35 @@ export class H1ResponseParser {
   }
 }
 
-/** Adds one `name: value` line (lower-cased name; duplicates: set-cookie as a list, others joined by ", "). */
+/** tchar (RFC 9110 §5.6.2) by character code */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Adds one `name: value` line (lower-cased name; duplicates: set-cookie as a list, others joined by ", ").
+ * One pass over the characters: the name must be a token, the value free of control characters.
+ */
 function addHeaderLine(headers: ResponseHeaders, line: string): string | undefined {
+  const n = line.length;
   const first = line.charCodeAt(0);
   if (first === 32 || first === 9) return 'upstream sent an obsolete folded header line';
-  const colon = line.indexOf(':');
-  if (colon <= 0) return `upstream sent a malformed header line`;
-  const rawName = line.slice(0, colon);
-  if (!TOKEN.test(rawName)) return `upstream sent an invalid header name`;
-  const value = line.slice(colon + 1).trim();
-  if (BAD_VALUE.test(value)) return `upstream sent an invalid value for header ${rawName}`;
-  const name = rawName.toLowerCase();
+  let colon = 0;
+  for (; colon < n; colon++) {
+    const c = line.charCodeAt(colon);
+    if (c === 58) break;
+    if (c > 127 || TCHAR[c] === 0) return 'upstream sent an invalid header name';
+  }
+  if (colon === 0 || colon === n) return 'upstream sent a malformed header line';
+  let vs = colon + 1;
+  let ve = n;
+  while (vs < ve && (line.charCodeAt(vs) === 32 || line.charCodeAt(vs) === 9)) vs++;
+  while (ve > vs && (line.charCodeAt(ve - 1) === 32 || line.charCodeAt(ve - 1) === 9)) ve--;
+  for (let i = vs; i < ve; i++) {
+    const c = line.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return `upstream sent an invalid value for header ${line.slice(0, colon)}`;
+  }
+  const name = line.slice(0, colon).toLowerCase();
+  const value = line.slice(vs, ve);
   const cur = headers[name];
   if (cur === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
   else if (Array.isArray(cur)) cur.push(value);
