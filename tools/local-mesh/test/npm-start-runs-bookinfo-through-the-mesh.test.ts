@@ -205,6 +205,26 @@ describe('npm start runs Bookinfo through the mesh; traffic tasks applied with m
     assert.equal(await requestsTotal(admin('ingress-gateway'), { reporter: 'source', response_code: '200' }), gwBefore + 1);
   });
 
+  it('reviews circuit breaker: over its 1 connection + 1 pending limit, calls fail fast with 503 UO', async () => {
+    const del = await meshctl(['delete', '-f', join(TASKS, 'virtual-service-reviews-v2-timeout.yaml'), '--state-dir', stateDir]);
+    assert.equal(del.code, 0, del.out);
+    await apply('destination-rule-reviews-circuit-breaker.yaml');
+    const overflow = () => requestsTotal(admin('sidecar-productpage-v1'), { reporter: 'source', response_code: '503', response_flags: 'UO' });
+    const before = await overflow();
+    // 16 pages at once: productpage calls reviews 16 times at once; the breaker lets about two through.
+    const after = await eventually(
+      async () => {
+        const burst = await Promise.all(Array.from({ length: 16 }, () => get(page)));
+        assert.ok(burst.every((p) => p.status === 200), 'the page itself still answers');
+        return overflow();
+      },
+      (n) => n > before,
+      10,
+      30_000,
+    );
+    assert.ok(after > before, `productpage-v1 sidecar counted overflow (503 UO) calls to reviews: ${before} -> ${after}`);
+  });
+
   it('SIGINT stops everything: no process and no bound port is left', async () => {
     assert.ok(run && state, 'the mesh started');
     assert.ok(process.kill(run.child.pid as number, 'SIGINT'));
