@@ -39,7 +39,7 @@ class Encoded {
   ) {}
 
   sotwEntry(): Buffer {
-    this.sotw ??= sotwResourceEntry(this.any.type_url, this.any.value);
+    this.sotw ??= unpooled(sotwResourceEntry(this.any.type_url, this.any.value));
     return this.sotw;
   }
 
@@ -47,7 +47,7 @@ class Encoded {
     this.delta ??= new Map();
     let entry = this.delta.get(name);
     if (!entry) {
-      entry = deltaResourceEntry(name, this.version, this.any.type_url, this.any.value);
+      entry = unpooled(deltaResourceEntry(name, this.version, this.any.type_url, this.any.value));
       this.delta.set(name, entry);
     }
     return entry;
@@ -78,6 +78,17 @@ class Entry implements SnapshotResource {
   }
 }
 
+/**
+ * A copy of `buf` in its own memory. Small Buffers are slices of shared 8 KB pool slabs: one cached slice
+ * would keep its whole slab (mostly garbage of the same push) alive for as long as the resource lives.
+ */
+function unpooled(buf: Buffer): Buffer {
+  if (buf.buffer.byteLength === buf.byteLength) return buf;
+  const own = Buffer.allocUnsafeSlow(buf.byteLength);
+  buf.copy(own);
+  return own;
+}
+
 // Keyed by the resource object: Pilot hands the same object to every snapshot that shares it.
 const encodedCache = new WeakMap<XdsMessage, Map<string, Encoded>>();
 
@@ -89,7 +100,8 @@ function encodeCached(typeUrl: string, resource: XdsMessage): Encoded {
   }
   let enc = byType.get(typeUrl);
   if (!enc) {
-    const any = encodeAny(typeUrl, resource);
+    const encoded = encodeAny(typeUrl, resource);
+    const any = { type_url: encoded.type_url, value: unpooled(encoded.value) };
     enc = new Encoded(any, createHash('sha256').update(any.value).digest('base64url').slice(0, 16));
     byType.set(typeUrl, enc);
   }
