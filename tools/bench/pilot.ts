@@ -315,7 +315,9 @@ spec:
       const lp = pilot.push.lastPush;
       console.log(`eds push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (types ${lp?.types.join(',')}; generate ${lp?.generateMs} ms, hand-off ${lp?.distributeMs} ms)`);
     }
-    const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+    const mem = process.memoryUsage();
+    const rssMb = Math.round(mem.rss / 1024 / 1024);
+    const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     console.log(`phases (p50 ms over all pushes): ${Object.entries(phases).map(([k, v]) => `${k} ${pct(v, 50)}`).join(', ')}`);
     await stop();
     console.log(
@@ -329,6 +331,9 @@ spec:
         eds_push_cpu_ms_p50: pct(phases['eds pilot cpu'] ?? [], 50),
         generate_ms_per_proxy: Math.round(pct(generate, 50) * 1000) / 1000,
         pilot_rss_mb: rssMb,
+        pilot_peak_rss_mb: peakRssMb,
+        pilot_heap_used_mb: Math.round(mem.heapUsed / 1024 / 1024),
+        pilot_external_mb: Math.round(mem.external / 1024 / 1024),
         namespaces,
         full_iterations: full.length,
         eds_iterations: eds.length,
