@@ -74,9 +74,9 @@ export interface Mesh {
   citadel: CitadelProcess;
   ads: TestAdsServer;
   /** a sidecar for namespace/service account with its own certificate from Citadel */
-  sidecar(namespace: string, serviceAccount: string, opts?: { accessLog?: string }): Promise<Sidecar>;
+  sidecar(namespace: string, serviceAccount: string, opts?: { accessLog?: string; validitySeconds?: number }): Promise<Sidecar>;
   /** an extra identity (agent only) for raw TLS clients */
-  agent(namespace: string, serviceAccount: string, opts?: { sdsSocketPath?: string }): Promise<NodeAgent>;
+  agent(namespace: string, serviceAccount: string, opts?: { sdsSocketPath?: string; validitySeconds?: number }): Promise<NodeAgent>;
   /** a scratch directory removed by stop() */
   dir: string;
   stop(): Promise<void>;
@@ -94,7 +94,7 @@ export async function startMesh(): Promise<Mesh> {
   const agents: NodeAgent[] = [];
   const proxies: Proxy[] = [];
   const { logger } = recordingLogger();
-  const agent = async (namespace: string, serviceAccount: string, opts: { sdsSocketPath?: string } = {}): Promise<NodeAgent> => {
+  const agent = async (namespace: string, serviceAccount: string, opts: { sdsSocketPath?: string; validitySeconds?: number } = {}): Promise<NodeAgent> => {
     const home = path.join(dir, `${namespace}-${serviceAccount}-${agents.length}`);
     mkdirSync(home);
     const a = await startNodeAgent({
@@ -104,6 +104,7 @@ export async function startMesh(): Promise<Mesh> {
       tokenPath: await writeToken(caDir, home, namespace, serviceAccount),
       rootCheckIntervalMs: 0,
       sdsSocketPath: opts.sdsSocketPath,
+      validitySeconds: opts.validitySeconds,
       logger,
     });
     agents.push(a);
@@ -115,7 +116,7 @@ export async function startMesh(): Promise<Mesh> {
     agent,
     dir,
     async sidecar(namespace, serviceAccount, opts = {}) {
-      const a = await agent(namespace, serviceAccount);
+      const a = await agent(namespace, serviceAccount, { validitySeconds: opts.validitySeconds });
       const nodeId = `sidecar~127.0.0.1~${serviceAccount}-1.${namespace}~${namespace}.svc.cluster.local`;
       const built = buildNodeIdentity({
         nodeId, namespace, podName: undefined, instanceIp: undefined, serviceAccount, labels: [`app=${serviceAccount}`, 'version=v1'],
