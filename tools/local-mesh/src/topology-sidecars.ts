@@ -38,18 +38,36 @@ export interface SidecarContext {
   gatewayPort: number;
   /** App port of each workload, by workload name. */
   appPorts: ReadonlyMap<string, number>;
+  /** When Citadel runs: its gRPC address and CA directory; each proxy then gets a workload certificate (mTLS). */
+  citadel?: { address: string; caDir: string; tokenDir: string };
 }
 
-function sidecarArgs(ctx: SidecarContext, nodeId: string, labels: string, admin: string, extra: string[]): string[] {
-  return [
+/**
+ * The command that starts one proxy. With Citadel, a shell first asks Citadel's CLI for the proxy's
+ * bearer token (`citadel issue-token`, needs the CA directory Citadel created when it started), writes it
+ * to <tokenDir>/<service account>, then execs the sidecar (same pid) with the node agent's flags.
+ */
+function proxyCommand(ctx: SidecarContext, serviceAccount: string, nodeId: string, labels: string, admin: string, extra: string[]): Pick<ComponentSpec, 'command' | 'args'> {
+  const sidecar = [
     join(ctx.root, 'dist/apps/sidecar/main.js'),
     '--xds-address', ctx.xdsAddress,
     '--node-id', nodeId,
     '--namespace', NAMESPACE,
     '--labels', labels,
     '--admin-address', admin,
+    '--service-account', serviceAccount,
     ...extra,
   ];
+  if (!ctx.citadel) return { command: process.execPath, args: sidecar };
+  const token = join(ctx.citadel.tokenDir, serviceAccount);
+  const agent = ['--ca-address', ctx.citadel.address, '--ca-root-cert', join(ctx.citadel.caDir, 'root-cert.pem'), '--token-path', token];
+  // Positional parameters, so no path is ever parsed by the shell: $1 node, $2 citadel main, $3 CA dir, $4 SA, $5 token file.
+  const script = 'T=$("$1" "$2" issue-token --ca-dir "$3" --namespace default --service-account "$4") || exit 1; ' +
+    'printf "%s\\n" "$T" | tail -n 1 > "$5" || exit 1; shift 5; exec "$@"';
+  return {
+    command: '/bin/sh',
+    args: ['-c', script, 'sh', process.execPath, join(ctx.root, 'dist/apps/citadel/main.js'), ctx.citadel.caDir, serviceAccount, token, process.execPath, ...sidecar, ...agent],
+  };
 }
 
 /** One sidecar per workload: ready once its inbound listener (pushed by Pilot) accepts connections. */
@@ -60,9 +78,7 @@ export function sidecarComponents(ctx: SidecarContext): ComponentSpec[] {
     return {
       name: `sidecar-${name}`,
       role: 'sidecar',
-      command: process.execPath,
-      args: sidecarArgs(ctx, `sidecar~${ip}~${name}.${NAMESPACE}~${NAMESPACE}.svc.cluster.local`, `app=${w.service},version=${w.version}`, `${ip}:${ADMIN_PORT}`, [
-        '--service-account', `bookinfo-${w.service}`,
+      ...proxyCommand(ctx, `bookinfo-${w.service}`, `sidecar~${ip}~${name}.${NAMESPACE}~${NAMESPACE}.svc.cluster.local`, `app=${w.service},version=${w.version}`, `${ip}:${ADMIN_PORT}`, [
         '--interception-mode', 'NONE',
       ]),
       cwd: ctx.root,
@@ -84,9 +100,9 @@ export function gatewayComponent(ctx: SidecarContext, after: string[]): Componen
   return {
     name: 'ingress-gateway',
     role: 'gateway',
-    command: process.execPath,
-    args: sidecarArgs(
+    ...proxyCommand(
       ctx,
+      'istio-ingressgateway-service-account',
       `router~${GATEWAY_ADMIN_IP}~istio-ingressgateway.${NAMESPACE}~${NAMESPACE}.svc.cluster.local`,
       'istio=ingressgateway,app=istio-ingressgateway',
       `${GATEWAY_ADMIN_IP}:${ADMIN_PORT}`,
@@ -188,3 +204,26 @@ export function gatewayYaml(text: string, host: string, port: number): string {
   }
   return '# tools/local-mesh: samples/bookinfo/networking/bookinfo-gateway.yaml on --host and --gateway-port\n' + docs.map((d) => stringify(d)).join('---\n');
 }
+
+/**
+ * With Citadel: the sample's DestinationRules with `tls.mode: ISTIO_MUTUAL` (Istio's
+ * destination-rule-all-mtls.yaml), so every sidecar and the gateway call each other over mutual TLS.
+ * A task's DestinationRule that replaces one of them (the circuit breaker) brings plaintext back for
+ * that host, which the default PERMISSIVE inbound accepts (Pilot has no auto-mTLS).
+ */
+export function mtlsDestinationRules(text: string): string {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: string; spec?: { trafficPolicy?: Record<string, unknown> } });
+  for (const d of docs) {
+    if (d.kind !== 'DestinationRule' || !d.spec) continue;
+    d.spec.trafficPolicy = { ...d.spec.trafficPolicy, tls: { mode: 'ISTIO_MUTUAL' } };
+  }
+  return '# tools/local-mesh: samples/bookinfo/networking/destination-rule-all.yaml with tls.mode ISTIO_MUTUAL (Citadel runs)\n' + docs.map((d) => stringify(d)).join('---\n');
+}
+
+/** details accepts only mutual TLS (STRICT): a plaintext call that skips the caller's sidecar is refused. */
+export const DETAILS_STRICT_YAML = stringify({
+  apiVersion: 'security.istio.io/v1beta1',
+  kind: 'PeerAuthentication',
+  metadata: { name: 'details-strict', namespace: NAMESPACE },
+  spec: { selector: { matchLabels: { app: 'details' } }, mtls: { mode: 'STRICT' } },
+});

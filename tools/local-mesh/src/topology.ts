@@ -11,7 +11,7 @@ import { errors } from './errors';
 import { freePort } from './ports';
 import { BOOKINFO_WORKLOADS, bookinfoComponents, workloadName } from './topology-bookinfo';
 import { meshComponents } from './topology-mesh';
-import { gatewayComponent, gatewayYaml, meshRegistryYaml, meshUpstreamFlags, sidecarComponents } from './topology-sidecars';
+import { DETAILS_STRICT_YAML, gatewayComponent, gatewayYaml, meshRegistryYaml, meshUpstreamFlags, mtlsDestinationRules, sidecarComponents } from './topology-sidecars';
 
 export interface TopologyOptions {
   root: string;
@@ -40,12 +40,16 @@ export function loadTopologyFile(file: string): Topology {
  * registry (generated for the sidecars' addresses when they run), the DestinationRules and the gateway.
  */
 function prepareState(o: TopologyOptions, names: readonly string[], appPorts: ReadonlyMap<string, number>, withSidecars: boolean): void {
+  const mtls = withSidecars && names.includes('citadel');
   if (names.includes('citadel')) mkdirSync(join(o.stateDir, 'ca'), { recursive: true });
+  if (mtls) mkdirSync(join(o.stateDir, 'tokens'), { recursive: true });
   if (names.includes('pilot')) {
     const config = join(o.stateDir, 'config');
     mkdirSync(config, { recursive: true });
     const sample = join(o.root, 'samples/bookinfo');
-    copyFileSync(join(sample, 'networking/destination-rule-all.yaml'), join(config, 'destination-rule-all.yaml'));
+    const rules = readFileSync(join(sample, 'networking/destination-rule-all.yaml'), 'utf8');
+    writeFileSync(join(config, 'destination-rule-all.yaml'), mtls ? mtlsDestinationRules(rules) : rules);
+    if (mtls) writeFileSync(join(config, 'peer-authentication-details.yaml'), DETAILS_STRICT_YAML);
     const gateway = readFileSync(join(sample, 'networking/bookinfo-gateway.yaml'), 'utf8');
     writeFileSync(join(config, 'bookinfo-gateway.yaml'), gatewayYaml(gateway, o.host, o.gatewayPort));
     if (withSidecars) writeFileSync(join(config, 'bookinfo-workloads.yaml'), meshRegistryYaml(o.host, appPorts));
@@ -71,7 +75,10 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
   );
   const proxies: typeof workloads = [];
   if (withSidecars) {
-    const ctx = { root: o.root, host: o.host, xdsAddress: `${o.host}:${meshPorts.get(15010)}`, gatewayPort: o.gatewayPort, appPorts: ports };
+    const citadel = mesh.components.some((c) => c.name === 'citadel')
+      ? { address: `${o.host}:${meshPorts.get(8060)}`, caDir: join(o.stateDir, 'ca'), tokenDir: join(o.stateDir, 'tokens') }
+      : undefined;
+    const ctx = { root: o.root, host: o.host, xdsAddress: `${o.host}:${meshPorts.get(15010)}`, gatewayPort: o.gatewayPort, appPorts: ports, citadel };
     const sidecars = sidecarComponents(ctx);
     proxies.push(...sidecars, gatewayComponent(ctx, [...sidecars, ...workloads].map((c) => c.name)));
   }
@@ -80,6 +87,11 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
   const notes: string[] = [];
   const skipped = [...mesh.skipped];
   if (withSidecars) {
+    if (components.some((c) => c.name === 'citadel')) {
+      notes.push(
+        'Mutual TLS: every proxy gets its certificate from Citadel; DestinationRules say ISTIO_MUTUAL; details is STRICT (peer-authentication-details.yaml), the others PERMISSIVE.',
+      );
+    }
     notes.push(
       `Every call goes app -> its sidecar (127.0.1.x:9080) -> the callee's sidecar (127.0.0.x:9080) -> the callee app; users enter at http://${o.host}:${o.gatewayPort}/productpage.`,
     );

@@ -113,6 +113,25 @@ describe('npm start runs Bookinfo through the mesh; traffic tasks applied with m
     assert.deepEqual([...versions].sort(), ['v1', 'v2', 'v3']);
   });
 
+  it('with Citadel: sidecars call each other over mutual TLS; STRICT details refuses a plaintext caller', async (t) => {
+    if (!state?.components.some((c) => c.name === 'citadel')) return t.skip('Citadel is not running in this build');
+    assert.match(run?.output() ?? '', /Mutual TLS: /);
+    // productpage's sidecar holds a workload certificate and calls details with TLS (ISTIO_MUTUAL).
+    const dump = JSON.parse((await get(`${admin('sidecar-productpage-v1')}/config_dump`)).text) as { configs: { dynamic_active_clusters?: { cluster: { name: string; transport_socket?: { name: string } } }[] }[] };
+    const clusters = dump.configs.flatMap((c) => c.dynamic_active_clusters ?? []).map((c) => c.cluster);
+    const details = clusters.find((c) => c.name === 'outbound|9080||details.default.svc.cluster.local');
+    assert.equal(details?.transport_socket?.name, 'envoy.transport_sockets.tls', JSON.stringify(details));
+    // Through the mesh details answers; straight to its sidecar in plaintext, without a certificate, it does not.
+    const p = await get(page);
+    assert.match(p.text, /<dd class="author">William Shakespeare<\/dd>/);
+    const direct = await get(`http://${state.components.find((c) => c.name === 'sidecar-details-v1')?.ports.find((x) => x.name === 'inbound')?.host}:9080/details/0`, {}, 5_000).then(
+      (r) => `answered ${r.status}`,
+      (err: Error) => `refused: ${err.message}`,
+    );
+    assert.match(direct, /^refused/, `a plaintext call to STRICT details' sidecar was ${direct}`);
+    return undefined;
+  });
+
   it('all-v1: only reviews v1 answers', async () => {
     await apply('virtual-service-all-v1.yaml');
     const first = await eventually(() => pages(6), (ps) => ps.every((p) => reviewsVersion(p) === 'v1'), 40, 20_000);
