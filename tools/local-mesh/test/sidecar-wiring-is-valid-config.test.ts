@@ -10,7 +10,9 @@ import { describe, it } from 'node:test';
 import { formatErrors, validateYaml } from '@mesh/config';
 import { parseAllDocuments } from 'yaml';
 import { BOOKINFO_WORKLOADS, bookinfoComponents, workloadName } from '../src/topology-bookinfo';
-import { gatewayComponent, gatewayYaml, inboundIp, meshRegistryYaml, meshUpstreamFlags, outboundIp, sidecarComponents } from '../src/topology-sidecars';
+import {
+  DETAILS_STRICT_YAML, gatewayComponent, gatewayYaml, inboundIp, meshRegistryYaml, meshUpstreamFlags, mtlsDestinationRules, outboundIp, sidecarComponents,
+} from '../src/topology-sidecars';
 import { ROOT } from './helpers';
 
 const appPorts = new Map(BOOKINFO_WORKLOADS.map((w) => [workloadName(w), 9080 + w.offset]));
@@ -69,5 +71,26 @@ describe('sidecar wiring', () => {
     const gateway = parseAllDocuments(seeded).map((d) => d.toJS()).find((d) => d.kind === 'Gateway');
     assert.deepEqual(gateway.spec.servers[0].port, { number: 8088, name: 'http', protocol: 'HTTP' });
     assert.equal(gateway.spec.servers[0].bind, '127.0.0.1');
+  });
+
+  it('with Citadel: each proxy first gets its token, then runs with the node agent; DestinationRules say ISTIO_MUTUAL', () => {
+    const citadel = { address: '127.0.0.1:8060', caDir: '/state/ca', tokenDir: '/state/tokens' };
+    const ctx = { root: ROOT, host: '127.0.0.1', xdsAddress: '127.0.0.1:15010', gatewayPort: 8088, appPorts, citadel };
+    const r2 = sidecarComponents(ctx).find((c) => c.name === 'sidecar-reviews-v2');
+    assert.ok(r2);
+    assert.equal(r2.command, '/bin/sh');
+    // sh -c SCRIPT sh node citadel-main ca-dir service-account token-file node sidecar-main ...flags
+    assert.deepEqual(r2.args.slice(4, 9), [join(ROOT, 'dist/apps/citadel/main.js'), '/state/ca', 'bookinfo-reviews', '/state/tokens/bookinfo-reviews', process.execPath]);
+    const flag = (name: string) => r2.args[r2.args.indexOf(name) + 1];
+    assert.equal(flag('--ca-address'), '127.0.0.1:8060');
+    assert.equal(flag('--token-path'), '/state/tokens/bookinfo-reviews');
+    assert.equal(flag('--ca-root-cert'), '/state/ca/root-cert.pem');
+    assert.equal(sidecarComponents({ ...ctx, citadel: undefined })[0].command, process.execPath, 'without Citadel: the sidecar itself');
+    const rules = mtlsDestinationRules(readFileSync(join(ROOT, 'samples/bookinfo/networking/destination-rule-all.yaml'), 'utf8'));
+    assert.deepEqual(validateYaml(rules, 'dr.yaml').filter((r) => !r.ok), []);
+    const drs = parseAllDocuments(rules).map((d) => d.toJS());
+    assert.equal(drs.length, 4);
+    for (const d of drs) assert.deepEqual(d.spec.trafficPolicy.tls, { mode: 'ISTIO_MUTUAL' }, d.metadata.name);
+    assert.deepEqual(validateYaml(DETAILS_STRICT_YAML, 'pa.yaml').filter((r) => !r.ok), []);
   });
 });
