@@ -188,7 +188,8 @@ export class PushManager {
     const existing = this.classes.get(key);
     if (existing && existing.push === push) return existing;
     const t0 = performance.now();
-    const scope = computeScope(push, proxy);
+    // An endpoint-only push changes no ServiceEntry or Sidecar: the class's scope is what it was.
+    const scope = updateEndpoints && reuse ? reuse.scope : computeScope(push, proxy);
     const resources = new Map<XdsTypeUrl, object[]>();
     const versions = new Map<XdsTypeUrl, string>();
     const input: SnapshotInput = {};
