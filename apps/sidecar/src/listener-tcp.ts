@@ -1,13 +1,16 @@
 /**
  * A TCP proxy listener (envoy.filters.network.tcp_proxy): each connection goes to a cluster chosen by
  * weight, then to a host by the cluster's LB, bytes piped both ways with backpressure, an idle timeout,
- * and Istio's TCP metrics. A failed connect closes the downstream (flag UF); no host closes it (UH).
+ * and Istio's TCP metrics; TLS to the upstream when the cluster has an UpstreamTlsContext (Istio mutual TLS).
+ * A failed connect or handshake closes the downstream (flag UF); no host closes it (UH).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Logger } from '@mesh/runtime';
 import type { ClusterManager, UpstreamHost } from './cluster-manager';
 import type { ListenerConfig } from './config-listener';
 import { hash32 } from './lb-ring-hash';
+import { tlsOptions } from './pool-http1';
 import { Flag, flagString } from './response-flags';
 import type { MeshStats } from './stats';
 
@@ -75,10 +78,11 @@ export class TcpListener {
     down.once('close', () => this.finish(s));
     const cluster = this.clusters.get(name);
     const host = cluster?.lb.pick(cluster.available, cluster.config.lbPolicy === 'RING_HASH' ? hash32(down.remoteAddress ?? '') : undefined) as UpstreamHost | undefined;
-    if (cluster?.config.upstreamTls) {
-      // TCP proxying with upstream TLS origination is not implemented: refuse rather than send plaintext.
+    const upstreamTls = cluster?.config.upstreamTls;
+    if (upstreamTls?.unsupported) {
+      // Never fall back to plaintext when the TLS context cannot be honoured (e.g. SDS without the agent).
       s.flags |= Flag.UF;
-      this.log.warn('tcp upstream TLS not supported', { listener: this.cfg.name, cluster: name });
+      this.log.warn('tcp upstream TLS unavailable', { listener: this.cfg.name, cluster: name, reason: upstreamTls.unsupported });
       down.destroy();
       return;
     }
@@ -88,10 +92,15 @@ export class TcpListener {
       return;
     }
     host.activeRequests++;
-    const up = net.connect({ host: host.host, port: host.port, noDelay: true });
+    // TLS origination (Istio mutual TLS for TCP services): ready once the handshake and identity check pass.
+    const up = upstreamTls
+      ? tls.connect({ host: host.host, port: host.port, ...tlsOptions(upstreamTls, []) })
+      : net.connect({ host: host.host, port: host.port, noDelay: true });
     s.upstream = up;
+    let connected = false;
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), cluster.config.connectTimeoutMs);
-    up.once('connect', () => {
+    up.once(upstreamTls ? 'secureConnect' : 'connect', () => {
+      connected = true;
       clearTimeout(timer);
       const idle = this.cfg.tcp?.idleTimeoutMs ?? 0;
       if (idle > 0) {
@@ -104,7 +113,7 @@ export class TcpListener {
     });
     up.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (up.connecting || up.bytesRead + up.bytesWritten === 0) {
+      if (!connected || up.bytesRead + up.bytesWritten === 0) {
         s.flags |= Flag.UF;
         cluster.counters.upstream_cx_connect_fail++;
         cluster.recordResult(host, 0);

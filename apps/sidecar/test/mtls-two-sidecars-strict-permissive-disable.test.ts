@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import path from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { clusterLoadAssignment, edsCluster, http2ProtocolOptions, httpRbacFilter, routeConfiguration, virtualHost } from '@mesh/xds';
+import { clusterLoadAssignment, edsCluster, http2ProtocolOptions, httpRbacFilter, networkRbacFilter, socketListener, typedConfig, routeConfiguration, virtualHost } from '@mesh/xds';
 import { removeDir, tempDir, waitFor } from './agent-harness';
 import { listener, request } from './helpers';
 import { directRequest, inboundListener, istioMutual, spiffe, startEchoBackend, startMesh, type Mesh, type Sidecar } from './mtls-harness';
@@ -20,12 +20,37 @@ import { directRequest, inboundListener, istioMutual, spiffe, startEchoBackend, 
 const CLIENT = spiffe('shop', 'client');
 const SERVER = spiffe('shop', 'server');
 
+/** An outbound TCP listener on 127.0.0.1:0 proxying to `cluster`. */
+function tcpOut(name: string, cluster: string): object {
+  const tcpProxy = { name: 'envoy.filters.network.tcp_proxy', typed_config: typedConfig('type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', { stat_prefix: name, cluster }) };
+  return socketListener({ name, address: '127.0.0.1', port: 0, filterChains: [{ filters: [tcpProxy as never] }] });
+}
+
+/** Sends a line through a TCP listener; resolves with what came back before the connection closed. */
+function tcpRoundTrip(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const sock = net.connect({ host: '127.0.0.1', port }, () => sock.write('ping\n'));
+    const timer = setTimeout(() => sock.destroy(), 5000);
+    sock.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.includes('\n')) sock.end();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
+
 describe('mutual TLS between two sidecars', () => {
   let mesh: Mesh;
   let server: Sidecar;
   let client: Sidecar;
   let backend: Awaited<ReturnType<typeof startEchoBackend>>;
   let capture: net.Server;
+  let echo: net.Server;
   const captured: string[] = [];
   let dir = '';
   let accessLog = '';
@@ -44,6 +69,8 @@ describe('mutual TLS between two sidecars', () => {
       s.on('error', () => undefined);
     });
     await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
+    echo = net.createServer((sock) => sock.pipe(sock).on('error', () => undefined));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
 
     server = await mesh.sidecar('shop', 'server');
     // The server's AuthorizationPolicy: only the client's identity may call the STRICT port.
@@ -56,10 +83,14 @@ describe('mutual TLS between two sidecars', () => {
         inboundListener('strict', 'STRICT', { http: [allowClient] }),
         inboundListener('permissive', 'PERMISSIVE', {}),
         inboundListener('disable', 'DISABLE', {}),
+        inboundListener('tcp', 'STRICT', { network: [networkRbacFilter({ action: 'ALLOW', policies: { 'client-only': { permissions: [{ any: true }], principals: [{ authenticated: { principal_name: { exact: CLIENT } } }] } } }, 'tcp.')], tcpCluster: 'inbound|9000||' }),
       ],
       routes: [routeConfiguration('inbound', [virtualHost('inbound', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'inbound|8080||' } }])])],
-      clusters: [edsCluster({ name: 'inbound|8080||', connectTimeoutMs: 1000 })],
-      endpoints: [clusterLoadAssignment('inbound|8080||', [{ address: '127.0.0.1', port: backend.port }])],
+      clusters: [edsCluster({ name: 'inbound|8080||', connectTimeoutMs: 1000 }), edsCluster({ name: 'inbound|9000||', connectTimeoutMs: 1000 })],
+      endpoints: [
+        clusterLoadAssignment('inbound|8080||', [{ address: '127.0.0.1', port: backend.port }]),
+        clusterLoadAssignment('inbound|9000||', [{ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }]),
+      ],
     });
 
     client = await mesh.sidecar('shop', 'client', { accessLog });
@@ -76,11 +107,12 @@ describe('mutual TLS between two sidecars', () => {
       to('plain-to-strict', server.port('strict')),
       to('disable', (capture.address() as net.AddressInfo).port),
     ];
+    const tcpClusters = [to('tcp-mtls', server.port('tcp'), istioMutual([SERVER], sni)), to('tcp-wrong-san', server.port('tcp'), istioMutual([spiffe('shop', 'impostor')], sni))];
     await client.push({
-      listeners: [listener('outbound', 'outbound')],
+      listeners: [listener('outbound', 'outbound'), tcpOut('tcp-out', 'tcp-mtls'), tcpOut('tcp-bad', 'tcp-wrong-san')],
       routes: [routeConfiguration('outbound', [virtualHost('all', ['*'], clusters.map((c) => ({ match: { prefix: `/${c.cluster.name}` }, route: { cluster: c.cluster.name } })))])],
-      clusters: clusters.map((c) => ('http2' in c ? { ...c.cluster, typed_extension_protocol_options: http2ProtocolOptions() } : c.cluster)),
-      endpoints: clusters.map((c) => c.endpoints),
+      clusters: [...clusters.map((c) => ('http2' in c ? { ...c.cluster, typed_extension_protocol_options: http2ProtocolOptions() } : c.cluster)), ...tcpClusters.map((c) => c.cluster)],
+      endpoints: [...clusters, ...tcpClusters].map((c) => c.endpoints),
     });
   });
 
@@ -88,6 +120,7 @@ describe('mutual TLS between two sidecars', () => {
     await mesh?.stop();
     await backend?.close();
     if (capture) await new Promise((r) => capture.close(r));
+    if (echo) await new Promise((r) => echo.close(r));
     removeDir(dir);
   });
 
@@ -165,6 +198,11 @@ describe('mutual TLS between two sidecars', () => {
     assert.ok(captured.some((c) => c.startsWith('GET /disable HTTP/1.1')), `upstream saw ${JSON.stringify(captured)}`);
     const plain = await directRequest(server.port('disable'), undefined, '/d');
     assert.equal(plain.status, 200);
+  });
+
+  it('TCP over mTLS: the client sidecar originates TLS, the server authorizes the principal; a SAN mismatch closes', async () => {
+    assert.equal(await tcpRoundTrip(client.port('tcp-out')), 'ping\n');
+    assert.equal(await tcpRoundTrip(client.port('tcp-bad')), '');
   });
 
   it('after both agents rotate, new handshakes carry the new certificates and requests still work', async () => {
