@@ -18,6 +18,8 @@ import type { RouteTable } from './config-route';
 import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
 import type { ResponseHeaders } from './upstream-h1-parser';
 
+/** the (shared, never written) body of a request without one */
+const NO_BODY = Buffer.alloc(0);
 /** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
@@ -189,7 +191,7 @@ class UpstreamRequest implements H1ResponseSink {
     if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
     if (!hasBody(s)) {
-      s.body = Buffer.alloc(0);
+      s.body = NO_BODY;
       this.sendMirrors();
       this.attempt();
       return;
