@@ -113,6 +113,17 @@ describe('npm start runs Bookinfo through the mesh; traffic tasks applied with m
     assert.deepEqual([...versions].sort(), ['v1', 'v2', 'v3']);
   });
 
+  it('meshctl status shows every proxy connected and SYNCED; proxy-config shows the sidecar routes', async () => {
+    const status = await eventually(() => meshctl(['status', '--state-dir', stateDir]), (r) => r.code === 0, 20, 20_000);
+    assert.equal(status.code, 0, status.out);
+    for (const id of ['router~127.0.0.10~istio-ingressgateway', 'sidecar~127.0.0.11~productpage-v1', 'sidecar~127.0.0.16~ratings-v1']) {
+      assert.match(status.out, new RegExp(`${id}\\.default\\S*\\s+\\S+\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+SYNCED`), `${id} in:\n${status.out}`);
+    }
+    const routes = await meshctl(['proxy-config', 'routes', 'sidecar-productpage-v1', '--state-dir', stateDir]);
+    assert.equal(routes.code, 0, routes.out);
+    assert.match(routes.out, /reviews\.default\.svc\.cluster\.local:9080/);
+  });
+
   it('with Citadel: sidecars call each other over mutual TLS; STRICT details refuses a plaintext caller', async (t) => {
     if (!state?.components.some((c) => c.name === 'citadel')) return t.skip('Citadel is not running in this build');
     assert.match(run?.output() ?? '', /Mutual TLS: /);
