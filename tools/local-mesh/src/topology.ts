@@ -4,7 +4,7 @@
  * replaces all of it.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Topology } from './component';
 import { validateTopology } from './component';
 import { errors } from './errors';
@@ -85,6 +85,8 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
   const components = [...mesh.components, ...workloads, ...proxies];
   prepareState(o, components.map((c) => c.name), ports, withSidecars);
   const notes: string[] = [];
+  // meshctl finds the running mesh in tmp/local-mesh/state by default; elsewhere it needs --state-dir.
+  const stateFlag = resolve(o.stateDir) === resolve(o.root, 'tmp/local-mesh/state') ? '' : ` --state-dir ${o.stateDir}`;
   const skipped = [...mesh.skipped];
   if (withSidecars) {
     if (components.some((c) => c.name === 'citadel')) {
@@ -101,7 +103,7 @@ export async function buildTopology(o: TopologyOptions): Promise<Topology> {
   }
   notes.push(
     pilot
-      ? `Traffic tasks: npx meshctl apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml (writes into ${join(o.stateDir, 'config')}); meshctl status; meshctl delete -f FILE.`
+      ? `Traffic tasks: npx meshctl apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml${stateFlag} (writes into ${join(o.stateDir, 'config')}); npx meshctl status${stateFlag}; npx meshctl delete -f FILE${stateFlag}.`
       : 'Traffic tasks (samples/bookinfo/networking/*.yaml) need Pilot and the sidecars, which are not running.',
   );
   return { components, skipped, notes };

@@ -96,7 +96,7 @@ describe('npm start runs Bookinfo through the mesh; traffic tasks applied with m
     assert.match(run.output(), new RegExp(`Product page \\(through the ingress gateway\\): ${esc(page)}\\n`));
     for (const c of ['sidecar-reviews-v2', 'ingress-gateway']) assert.ok(run.output().includes(`${admin(c)}/`), `banner names ${c}'s admin`);
     assert.match(run.output(), /Pilot sync state: http:\S+\/debug\/syncz/);
-    assert.match(run.output(), /meshctl apply -f samples\/bookinfo\/networking\/\S+\.yaml/);
+    assert.match(run.output(), new RegExp(`meshctl apply -f samples/bookinfo/networking/\\S+\\.yaml --state-dir ${esc(stateDir)} `), 'how to apply a task, for this state dir');
   });
 
   it('serves the product page through the gateway, with all three reviews versions (no VirtualService yet)', async () => {
