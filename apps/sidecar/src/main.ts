@@ -3,17 +3,15 @@
  * listening sockets; the first worker also serves admin), stop cleanly on SIGTERM or /quitquitquit.
  */
 import cluster from 'node:cluster';
-import { runApp, type Logger } from '@mesh/runtime';
+import { runApp, type Flags, type Logger } from '@mesh/runtime';
 import { startNodeAgent, type NodeAgent } from './agent';
 import { errors } from './errors';
 import { flags, readAgentEnv, usageInfo } from './flags';
 import { buildNodeIdentity, type NodeIdentity } from './node-identity';
 import { Proxy } from './proxy';
 
-type SidecarFlags = Parameters<Parameters<typeof runApp<typeof flags>>[0]['start']>[0]['flags'];
-
 /** The node agent (mutual TLS identity) when --ca-address is set; SDS is served by the first worker only. */
-async function startAgent(f: SidecarFlags, node: NodeIdentity, log: Logger, workerIndex: number): Promise<NodeAgent | undefined> {
+async function startAgent(f: Flags<typeof flags>, node: NodeIdentity, log: Logger, workerIndex: number): Promise<NodeAgent | undefined> {
   if (!f.caAddress) return undefined;
   const serviceAccount = f.serviceAccount ?? (typeof node.metadata.SERVICE_ACCOUNT === 'string' ? node.metadata.SERVICE_ACCOUNT : undefined);
   if (!serviceAccount) throw errors.create('AGENT_FLAGS_INVALID', { problems: '--ca-address needs --service-account (SERVICE_ACCOUNT)' });
