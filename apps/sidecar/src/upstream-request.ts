@@ -1,0 +1,551 @@
+/**
+ * One upstream request of a downstream stream: host choice (with hash keys for ring hash), circuit breakers
+ * (UO), per-route and per-try timeouts (504 UT), retries with exponential backoff (URX when exhausted),
+ * request mirroring, and the response relayed downstream. HTTP/1.1 plaintext goes through the lean client
+ * (this class is its sink), TLS through http.request, HTTP/2 through the endpoint's session.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type { Route, RouteAction, RetryPolicy, WeightedCluster } from './config-route';
+import type { UpstreamCluster, UpstreamHost } from './cluster-manager';
+import { corsResponseHeaders } from './filter-cors';
+import { applyMutations, copyEndToEnd } from './header-mutation';
+import type { HttpStream } from './http-stream';
+import { hash32 } from './lb-ring-hash';
+import { Flag } from './response-flags';
+import type { RouterFilter } from './router';
+import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
+import type { ResponseHeaders } from './upstream-h1-parser';
+
+/** the (shared, never written) body of a request without one */
+const NO_BODY = Buffer.alloc(0);
+/** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+/** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
+const UPSTREAM_MAX_HEADER_BYTES = 96 * 1024;
+/** What beginResponse decided about the upstream response body. */
+const enum Next {
+  /** a retry was scheduled: discard this response */
+  Discard,
+  /** nobody will read the body (downstream gone, or headers refused): drop the upstream */
+  Drop,
+  /** the response is complete already (gRPC trailers-only) */
+  Done,
+  /** headers sent downstream: stream the body */
+  Stream,
+}
+const CONNECT_ERRORS = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function hashKey(s: HttpStream, a: RouteAction): number | undefined {
+  let h: number | undefined;
+  for (const p of a.hashPolicy) {
+    let v: string | undefined;
+    if (p.kind === 'header') v = s.query.header(p.name);
+    else if (p.kind === 'source_ip') v = s.downstreamAddress;
+    else {
+      const cookie = s.req.headers.cookie;
+      if (typeof cookie === 'string') {
+        for (const part of cookie.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq > 0 && part.slice(0, eq).trim() === p.name) v = part.slice(eq + 1).trim();
+        }
+      }
+    }
+    if (v === undefined) continue;
+    const k = hash32(v);
+    h = h === undefined ? k : (Math.imul(h, 31) + k) >>> 0;
+    if (p.terminal) break;
+  }
+  return h;
+}
+
+function hasBody(s: HttpStream): boolean {
+  if (s.http2) return !(s.req as http2.Http2ServerRequest).stream.endAfterHeaders;
+  const h = s.req.headers;
+  return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+export class UpstreamRequest implements H1ResponseSink {
+  private host: UpstreamHost | undefined = undefined;
+  private readonly retry: RetryPolicy | undefined;
+  private retriesLeft: number;
+  private globalTimer: NodeJS.Timeout | undefined = undefined;
+  private tryTimer: NodeJS.Timeout | undefined = undefined;
+  private backoffTimer: NodeJS.Timeout | undefined = undefined;
+  /** the attempt in flight (h1 ClientRequest or h2 stream) */
+  private current: http.ClientRequest | http2.ClientHttp2Stream | H1Exchange | undefined = undefined;
+  /** resumes the lean upstream once the downstream drained (created on first backpressure) */
+  private onDrain: (() => void) | undefined = undefined;
+  private upstreamStart = 0;
+  private responded = false;
+  private finished = false;
+  private holdsRequest = false;
+  private path: string;
+  private headers: Record<string, string | string[]> = {};
+
+  constructor(
+    private readonly router: RouterFilter,
+    private readonly s: HttpStream,
+    private readonly route: Route,
+    private readonly a: RouteAction,
+    private readonly wc: WeightedCluster,
+    private readonly cluster: UpstreamCluster,
+  ) {
+    this.retry = a.retry ?? s.vhost?.retry;
+    this.retriesLeft = this.retry ? this.retry.numRetries : 0;
+    this.path = s.query.path;
+  }
+
+  start(): void {
+    const s = this.s;
+    this.buildHeaders();
+    s.cancel = () => this.abort();
+    if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
+    const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
+    if (!hasBody(s)) {
+      s.body = NO_BODY;
+      this.sendMirrors();
+      this.attempt();
+      return;
+    }
+    const cl = Number(s.req.headers['content-length'] ?? NaN);
+    if (needsBuffer && cl <= MAX_BUFFERED_BODY) {
+      const chunks: Buffer[] = [];
+      s.req.on('data', (c: Buffer) => {
+        chunks.push(c);
+        s.requestBytes += c.length;
+      });
+      s.req.once('end', () => {
+        s.body = Buffer.concat(chunks);
+        if (!this.finished) {
+          this.sendMirrors();
+          this.attempt();
+        }
+      });
+      return;
+    }
+    // Streamed body: it cannot be replayed, so no retries.
+    this.retriesLeft = 0;
+    s.req.on('data', (c: Buffer) => {
+      s.requestBytes += c.length;
+    });
+    this.attempt();
+  }
+
+  private buildHeaders(): void {
+    const s = this.s;
+    const q = s.query;
+    const h = copyEndToEnd(s.req.headers, true);
+    const a = this.a;
+    let path = q.path;
+    if (a.prefixRewrite !== undefined && (this.route.pathKind === 0 || this.route.pathKind === 1 || this.route.pathKind === 3)) {
+      path = a.prefixRewrite + path.slice(this.route.pathKind === 1 ? path.length : this.route.pathValue.length);
+      if (path === '') path = '/';
+    } else if (a.regexRewrite) path = path.replace(a.regexRewrite.re, a.regexRewrite.substitution);
+    if (path !== q.path) h['x-envoy-original-path'] = q.rawQuery ? `${q.path}?${q.rawQuery}` : q.path;
+    this.path = q.rawQuery ? `${path}?${q.rawQuery}` : path;
+    h.host = a.hostRewrite ?? q.authority;
+    const timeout = this.retry && this.retry.perTryTimeoutMs > 0 ? this.retry.perTryTimeoutMs : a.timeoutMs;
+    if (timeout > 0) h['x-envoy-expected-rq-timeout-ms'] = String(timeout);
+    applyMutations(h, this.wc.headers);
+    applyMutations(h, this.route.request);
+    if (s.vhost) applyMutations(h, s.vhost.request);
+    const t = this.router.host.table(s);
+    if (t) applyMutations(h, t.request);
+    this.headers = h;
+    s.upstreamHeaders = h;
+  }
+
+  private attempt(): void {
+    const s = this.s;
+    const cluster = this.cluster;
+    if (this.finished) return;
+    const host = cluster.lb.pick(cluster.available, cluster.config.lbPolicy === 'RING_HASH' || cluster.config.lbPolicy === 'MAGLEV' ? hashKey(s, this.a) : undefined) as UpstreamHost | undefined;
+    if (!host) {
+      s.flags |= Flag.UH;
+      this.fail(503, 'no healthy upstream');
+      return;
+    }
+    if (!this.holdsRequest) {
+      if (!cluster.breaker.tryRequest(host.pending())) {
+        s.flags |= Flag.UO;
+        cluster.counters.upstream_rq_pending_overflow++;
+        this.fail(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+        return;
+      }
+      this.holdsRequest = true;
+    }
+    this.host = host;
+    host.activeRequests++;
+    s.attempts++;
+    s.upstreamHost = host.address;
+    cluster.counters.upstream_rq_total++;
+    this.upstreamStart = performance.now();
+    if (this.retry && this.retry.perTryTimeoutMs > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), this.retry.perTryTimeoutMs);
+    if (cluster.config.http2) this.sendHttp2(host);
+    else this.sendHttp1(host);
+  }
+
+  private sendHttp1(host: UpstreamHost): void {
+    const s = this.s;
+    let req: http.ClientRequest;
+    const pool = host.http1();
+    const lean = pool.plaintext(host.host, host.port);
+    if (lean !== undefined) {
+      this.sendLean(host, lean);
+      return;
+    }
+    try {
+      req = http.request({
+        protocol: pool.protocol,
+        host: host.host,
+        port: host.port,
+        method: s.query.method,
+        path: this.path,
+        headers: this.headers,
+        agent: pool.agent,
+        setHost: false,
+        maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
+      });
+    } catch (err) {
+      // A header value the client refuses (it should have been caught by validation): fail this request only.
+      host.activeRequests--;
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.fail(503, `upstream request refused: ${(err as Error).message}`);
+      return;
+    }
+    this.current = req;
+    req.on('response', (res) => {
+      if (this.current !== req) {
+        res.resume();
+        return;
+      }
+      this.onResponse(host, res.statusCode ?? 502, res.headers, res);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.current === req) this.onError(host, err);
+    });
+    this.sendBody(req);
+  }
+
+  /** Plaintext HTTP/1.1 through the lean client: the head as one string, the response to the sink methods. */
+  private sendLean(host: UpstreamHost, pool: H1Pool): void {
+    const s = this.s;
+    const body = s.body;
+    // A buffered body (or none) keeps the downstream's content-length; a streamed one without it is chunked.
+    const chunked = body === undefined && this.headers['content-length'] === undefined;
+    let head: string;
+    try {
+      head = requestHead(s.query.method, this.path, this.headers, chunked ? 'transfer-encoding: chunked\r\n' : '');
+    } catch (err) {
+      host.activeRequests--;
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.fail(503, `upstream request refused: ${(err as Error).message}`);
+      return;
+    }
+    const ex = new H1Exchange(pool, head, s.query.method === 'HEAD', body, body === undefined ? s.req : undefined, chunked, this);
+    this.current = ex;
+    pool.request(ex);
+  }
+
+  onUpstreamHead(status: number, headers: ResponseHeaders): void {
+    const ex = this.current as H1Exchange;
+    const next = this.beginResponse(this.host as UpstreamHost, status, headers, false);
+    if (next !== Next.Stream) ex.destroy();
+  }
+
+  onUpstreamData(chunk: Buffer): boolean {
+    const s = this.s;
+    s.responseBytes += chunk.length;
+    if ((s.res as NodeJS.WritableStream).write(chunk)) return true;
+    if (this.onDrain === undefined) this.onDrain = () => (this.current as H1Exchange | undefined)?.resume();
+    s.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onUpstreamEnd(trailers: ResponseHeaders | undefined): void {
+    const s = this.s;
+    if (trailers !== undefined && !s.http2) s.res.addTrailers(trailers as Record<string, string>);
+    s.res.end();
+    this.complete();
+  }
+
+  onUpstreamError(err: NodeJS.ErrnoException): void {
+    if (!this.responded) {
+      this.onError(this.host as UpstreamHost, err);
+      return;
+    }
+    // Reset after the response started: nothing to retry, reset the downstream too.
+    this.current = undefined;
+    this.s.flags |= Flag.UR;
+    if (!this.s.res.writableEnded) this.s.res.destroy();
+    this.complete();
+  }
+
+  private sendHttp2(host: UpstreamHost): void {
+    const s = this.s;
+    const session = host.http2().get();
+    const headers: http2.OutgoingHttpHeaders = { ...this.headers, ':method': s.query.method, ':path': this.path, ':authority': String(this.headers.host), ':scheme': 'http' };
+    delete headers.host;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: s.body !== undefined && s.body.length === 0 });
+    } catch (err) {
+      this.onError(host, err as NodeJS.ErrnoException);
+      return;
+    }
+    this.current = stream;
+    stream.on('response', (rh, flags: number) => {
+      if (this.current !== stream) return;
+      const status = Number(rh[':status'] ?? 502);
+      this.onResponse(host, status, rh, stream, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+    });
+    stream.on('trailers', (trailers) => {
+      if (this.current === stream && this.responded && !this.s.res.writableEnded) this.s.res.addTrailers(copyEndToEnd(trailers, false));
+    });
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.current === stream) this.onError(host, err);
+    });
+    stream.on('close', () => {
+      if (this.current === stream && !this.responded && stream.rstCode !== undefined && stream.rstCode !== 0) {
+        this.onError(host, Object.assign(new Error(`stream reset ${stream.rstCode}`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+      }
+    });
+    if (s.body === undefined || s.body.length > 0) this.sendBody(stream);
+  }
+
+  private sendBody(out: http.ClientRequest | http2.ClientHttp2Stream): void {
+    const s = this.s;
+    if (s.body !== undefined) out.end(s.body);
+    else s.req.pipe(out);
+  }
+
+  private shouldRetry(status: number): boolean {
+    const p = this.retry;
+    if (!p || this.retriesLeft <= 0) return false;
+    if (p.on5xx && status >= 500) return true;
+    if (p.gatewayError && (status === 502 || status === 503 || status === 504)) return true;
+    if (p.retriable4xx && status === 409) return true;
+    return p.retriableStatusCodes.includes(status);
+  }
+
+  private endAttempt(host: UpstreamHost): void {
+    host.activeRequests--;
+    if (this.tryTimer) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
+    }
+  }
+
+  /** Schedules the next attempt after the backoff; false when no retry may be taken. */
+  private scheduleRetry(): boolean {
+    const cluster = this.cluster;
+    const p = this.retry;
+    if (!p || this.retriesLeft <= 0 || !cluster.breaker.tryRetry()) return false;
+    const n = p.numRetries - this.retriesLeft;
+    this.retriesLeft--;
+    cluster.counters.upstream_rq_retry++;
+    const ceiling = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** n);
+    const delay = Math.random() * ceiling;
+    this.current = undefined;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      cluster.breaker.releaseRetry();
+      this.attempt();
+    }, delay);
+    return true;
+  }
+
+  private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream, headersOnly = false): void {
+    const s = this.s;
+    const next = this.beginResponse(host, status, headers, headersOnly);
+    if (next === Next.Discard) {
+      body.resume();
+      return;
+    }
+    if (next === Next.Drop) {
+      body.destroy();
+      return;
+    }
+    if (next === Next.Done) return;
+    if (s.query.method === 'HEAD' || status === 204 || status === 304) {
+      body.resume();
+      body.once('end', () => this.complete());
+      s.res.end();
+      return;
+    }
+    const length = headers['content-length'];
+    if (length !== undefined) s.responseBytes += Number(length) || 0;
+    else {
+      body.on('data', (c: Buffer) => {
+        s.responseBytes += c.length;
+      });
+    }
+    body.once('end', () => {
+      const tr = (body as http.IncomingMessage).trailers;
+      if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr);
+      s.res.end();
+      this.complete();
+    });
+    body.once('error', () => {
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+    });
+    body.pipe(s.res as NodeJS.WritableStream, { end: false });
+  }
+
+  /** Accounting, retry decision and the response headers sent downstream, for every upstream protocol. */
+  private beginResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders | ResponseHeaders, headersOnly: boolean): Next {
+    const s = this.s;
+    const cluster = this.cluster;
+    this.endAttempt(host);
+    cluster.recordResult(host, status);
+    if (this.shouldRetry(status) && this.scheduleRetry()) return Next.Discard;
+    if (this.retry && this.retriesLeft <= 0 && s.attempts > 1 && this.shouldRetryIgnoringBudget(status)) s.flags |= Flag.URX;
+    this.responded = true;
+    s.upstreamMs = Math.round(performance.now() - this.upstreamStart);
+    const out = copyEndToEnd(headers, false);
+    out['x-envoy-upstream-service-time'] = String(s.upstreamMs);
+    out.server = this.router.host.serverName;
+    applyMutations(out, this.wc.responseHeaders);
+    applyMutations(out, this.route.response);
+    if (s.vhost) applyMutations(out, s.vhost.response);
+    const t = this.router.host.table(s);
+    if (t) applyMutations(out, t.response);
+    corsResponseHeaders(s, out);
+    s.status = status;
+    const bucket = status >= 500 ? 'upstream_rq_5xx' : status >= 400 ? 'upstream_rq_4xx' : 'upstream_rq_2xx';
+    cluster.counters[bucket]++;
+    if (s.downstreamGone) return Next.Drop;
+    if (s.http2 && headersOnly) {
+      // Trailers-only (gRPC errors): keep it one HEADERS frame with END_STREAM, as the client expects.
+      const ds = (s.res as http2.Http2ServerResponse).stream;
+      try {
+        ds.respond({ ...out, ':status': status }, { endStream: true });
+      } catch {
+        ds.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      this.complete();
+      return Next.Done;
+    }
+    try {
+      s.res.writeHead(status, out);
+    } catch {
+      // A header the downstream protocol cannot carry: answer 502 instead of crashing.
+      s.res.writeHead(502, { 'content-type': 'text/plain' });
+      s.res.end('upstream sent invalid headers');
+      this.complete();
+      return Next.Drop;
+    }
+    return Next.Stream;
+  }
+
+  private shouldRetryIgnoringBudget(status: number): boolean {
+    const left = this.retriesLeft;
+    this.retriesLeft = 1;
+    const r = this.shouldRetry(status);
+    this.retriesLeft = left;
+    return r;
+  }
+
+  private onError(host: UpstreamHost, err: NodeJS.ErrnoException): void {
+    const s = this.s;
+    const cluster = this.cluster;
+    this.current = undefined;
+    this.endAttempt(host);
+    if (this.responded) {
+      // Reset after the response started: nothing to retry, reset the downstream too.
+      s.flags |= Flag.UR;
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+      return;
+    }
+    const connect = err.code !== undefined && CONNECT_ERRORS.has(err.code);
+    if (connect) cluster.counters.upstream_cx_connect_fail++;
+    cluster.recordResult(host, 0);
+    const p = this.retry;
+    if (p && ((connect && p.connectFailure) || (!connect && p.reset)) && this.scheduleRetry()) return;
+    if (p && s.attempts > 1) s.flags |= Flag.URX;
+    s.flags |= connect ? Flag.UF : Flag.UC;
+    const reason = connect ? 'connection failure' : 'connection termination';
+    this.fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
+  }
+
+  private onTryTimeout(): void {
+    this.tryTimer = undefined;
+    const host = this.host;
+    if (!host) return;
+    const cur = this.current;
+    this.current = undefined;
+    cur?.destroy();
+    this.endAttempt(host);
+    this.cluster.counters.upstream_rq_timeout++;
+    this.cluster.recordResult(host, 504);
+    if (this.shouldRetry(504) && this.scheduleRetry()) return;
+    this.s.flags |= Flag.UT;
+    if (this.s.attempts > 1) this.s.flags |= Flag.URX;
+    this.fail(504, 'upstream request timeout');
+  }
+
+  private onGlobalTimeout(): void {
+    this.globalTimer = undefined;
+    const s = this.s;
+    s.flags |= Flag.UT;
+    this.cluster.counters.upstream_rq_timeout++;
+    if (this.responded) {
+      this.abort();
+      if (!s.res.writableEnded) s.res.destroy();
+      this.complete();
+      return;
+    }
+    this.abort();
+    this.fail(504, 'upstream request timeout');
+  }
+
+  /** Stops everything in flight (downstream gone or timeout). */
+  private abort(): void {
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+      this.cluster.breaker.releaseRetry();
+    }
+    const cur = this.current;
+    this.current = undefined;
+    if (cur) {
+      cur.destroy();
+      if (this.host && !this.responded) this.endAttempt(this.host);
+    }
+    this.complete();
+  }
+
+  private fail(status: number, body: string): void {
+    this.complete();
+    this.router.host.sendLocal(this.s, status, body);
+  }
+
+  private complete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.globalTimer) clearTimeout(this.globalTimer);
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    if (this.holdsRequest) this.cluster.breaker.releaseRequest();
+    this.holdsRequest = false;
+    this.s.cancel = undefined;
+  }
+
+  private sendMirrors(): void {
+    const s = this.s;
+    for (const m of this.a.mirrors) {
+      if (m.fraction < 1 && Math.random() >= m.fraction) continue;
+      const c = this.router.clusters.get(m.cluster);
+      const host = c?.lb.pick(c.available) as UpstreamHost | undefined;
+      if (!host) continue;
+      const headers = { ...this.headers, host: `${String(this.headers.host).replace(/:\d+$/, '')}-shadow` };
+      const pool = host.http1();
+      const req = http.request({ protocol: pool.protocol, host: host.host, port: host.port, method: s.query.method, path: this.path, headers, agent: pool.agent, setHost: false });
+      req.on('response', (res) => res.resume());
+      req.on('error', () => undefined);
+      req.end(s.body);
+    }
+  }
+}
