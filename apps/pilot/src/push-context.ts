@@ -53,7 +53,25 @@ export class PushContext {
       authorizationPolicies?: readonly ConfigObject[];
     },
     readonly options: MeshOptions,
+    /**
+     * A previous context whose VirtualServices, DestinationRules, Sidecars, Gateways and security policies
+     * are still current (only WorkloadEntries changed): its indexes are shared (never modified) instead of
+     * rebuilt.
+     */
+    sameRoutingAs?: PushContext,
   ) {
+    if (sameRoutingAs) {
+      this.virtualServicesByHost = sameRoutingAs.virtualServicesByHost;
+      this.destinationRulesByHost = sameRoutingAs.destinationRulesByHost;
+      this.gatewayVirtualServices = sameRoutingAs.gatewayVirtualServices;
+      this.usesSourceLabels = sameRoutingAs.usesSourceLabels;
+      this.sidecars = sameRoutingAs.sidecars;
+      this.gateways = sameRoutingAs.gateways;
+      this.peerAuthentications = sameRoutingAs.peerAuthentications;
+      this.authorizationPolicies = sameRoutingAs.authorizationPolicies;
+      this.securityUsesSelectors = sameRoutingAs.securityUsesSelectors;
+      return;
+    }
     let sourceLabels = false;
     for (const c of sortByKey(configs.virtualServices)) {
       const spec = c.spec as unknown as VirtualServiceSpec;

@@ -108,7 +108,8 @@ export class PushManager {
     this.debouncer.stop();
   }
 
-  private newPushContext(): PushContext {
+  /** `sameRoutingAs`: a context whose routing and policy configs are still current (only endpoints changed). */
+  private newPushContext(sameRoutingAs?: PushContext): PushContext {
     const s = this.opts.store;
     const registry = new ConfigServiceRegistry(s.list('ServiceEntry'), s.list('WorkloadEntry'));
     return new PushContext(
@@ -117,13 +118,14 @@ export class PushManager {
       { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar'), gateways: s.list('Gateway'),
         peerAuthentications: s.list('PeerAuthentication'), authorizationPolicies: s.list('AuthorizationPolicy') },
       this.opts.mesh,
+      sameRoutingAs,
     );
   }
 
   private onDebounced(changes: ConfigChange[], firstAt: number): void {
     const types = typesFor(changes.map((c) => c.kind));
     const before = this.push;
-    this.push = this.newPushContext();
+    this.push = this.newPushContext(changes.every((c) => c.kind === 'WorkloadEntry') ? before : undefined);
     if (types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarryFor(changes, before, this.push);
     const endpointsOnly = types.size === 1 && this.push.edsCarry !== undefined;
     if (types.size === 0) return;
