@@ -17,10 +17,12 @@ import { FaultFilter } from './filter-fault';
 import { RbacFilter } from './filter-rbac';
 import type { HttpFilter } from './http-filter';
 import { HttpStream, type DownstreamRequest, type DownstreamResponse } from './http-stream';
+import { PEER_METADATA, PEER_METADATA_ID, UNKNOWN_PEER } from './peer-metadata';
 import { flagString, Flag } from './response-flags';
 import { matchRoute, RouteQuery, selectVirtualHost } from './route-match';
 import { RouterFilter, type RouterHost } from './router';
 import type { MeshStats } from './stats';
+import { peerPrincipalOf } from './tls-peer';
 
 export interface HcmDeps {
   store: ConfigStore;
@@ -31,6 +33,11 @@ export interface HcmDeps {
 }
 
 const TEXT_PLAIN = 'text/plain';
+
+/** Istio's inbound cluster names start so; every other cluster is the client side of a hop. */
+function isInbound(clusterName: string): boolean {
+  return clusterName.startsWith('inbound|');
+}
 
 export class HttpConnectionManager implements RouterHost {
   private readonly filters: HttpFilter[];
@@ -93,6 +100,13 @@ export class HttpConnectionManager implements RouterHost {
       headers['x-forwarded-proto'] = this.scheme;
     } else if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = this.scheme;
     const s = new HttpStream(req, res, q, id, performance.now(), Date.now(), remote, isH2);
+    // Metadata exchange: never passed on. Kept for the inbound side only (see upstreamRequestHeaders).
+    const peer = headers[PEER_METADATA];
+    if (peer !== undefined || headers[PEER_METADATA_ID] !== undefined) {
+      if (typeof peer === 'string') s.peerMetadata = peer;
+      delete headers[PEER_METADATA];
+      delete headers[PEER_METADATA_ID];
+    }
     this.active++;
     this.deps.stats.server.downstream_rq_total++;
     res.once('close', () => this.onClose(s));
@@ -116,6 +130,34 @@ export class HttpConnectionManager implements RouterHost {
     while (s.filterIndex < f.length && !s.done) {
       const filter = f[s.filterIndex++];
       if (!filter.decode(s)) return;
+    }
+  }
+
+  /** Client side of a hop: tell the server sidecar who we are (the inbound side sends nothing to its app). */
+  upstreamRequestHeaders(s: HttpStream, h: Record<string, string | string[]>): void {
+    if (isInbound(s.clusterName)) return;
+    s.peerMetadata = '';
+    const self = this.deps.stats.selfMetadata;
+    h[PEER_METADATA_ID] = self.id;
+    h[PEER_METADATA] = self.value;
+  }
+
+  /**
+   * Client side: read and strip what the server sidecar said about itself. Server side: strip anything the
+   * app sent and answer a client sidecar (one that sent its metadata) with ours.
+   */
+  upstreamResponseHeaders(s: HttpStream, h: Record<string, string | string[]>): void {
+    const peer = h[PEER_METADATA];
+    if (peer !== undefined || h[PEER_METADATA_ID] !== undefined) {
+      delete h[PEER_METADATA];
+      delete h[PEER_METADATA_ID];
+    }
+    if (!isInbound(s.clusterName)) {
+      s.peerMetadata = typeof peer === 'string' ? peer : '';
+    } else if (s.peerMetadata !== '') {
+      const self = this.deps.stats.selfMetadata;
+      h[PEER_METADATA_ID] = self.id;
+      h[PEER_METADATA] = self.value;
     }
   }
 
@@ -170,7 +212,13 @@ export class HttpConnectionManager implements RouterHost {
     const flags = flagString(s.flags);
     const grpc = s.http2 ? String((res as http2.Http2ServerResponse).getHeader?.('grpc-status') ?? '') : '';
     const reqBytes = s.requestBytes || Number(s.req.headers['content-length'] ?? 0) || 0;
-    this.deps.stats.recordRequest(s.clusterName || 'unknown', s.http2 ? (s.req.headers['content-type']?.startsWith('application/grpc') ? 'grpc' : 'http') : 'http', status, grpc, flags, duration, reqBytes, s.responseBytes);
+    const stats = this.deps.stats;
+    const inbound = isInbound(s.clusterName);
+    // Inbound: what the client sidecar sent. Outbound: only what an upstream answered (the app's request
+    // value was cleared when the request went upstream; a local reply before that never reached a peer).
+    const peer = s.peerMetadata === '' || (!inbound && s.upstreamHeaders === undefined) ? UNKNOWN_PEER : stats.peers.get(s.peerMetadata);
+    const principal = inbound ? peerPrincipalOf(s.req.socket) : '';
+    stats.recordRequest(s.clusterName || 'unknown', peer, principal, s.http2 ? (s.req.headers['content-type']?.startsWith('application/grpc') ? 'grpc' : 'http') : 'http', status, grpc, flags, duration, reqBytes, s.responseBytes);
     const log = this.deps.accessLog;
     if (log) {
       const h = s.req.headers;

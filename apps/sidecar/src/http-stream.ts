@@ -37,6 +37,8 @@ export class HttpStream {
   corsPolicy: CorsPolicy | undefined = undefined;
   /** headers sent upstream (after mutations), kept for retries and mirrors */
   upstreamHeaders: Record<string, string | string[]> | undefined = undefined;
+  /** the other sidecar's x-envoy-peer-metadata ('' when none): from the request inbound, the response outbound */
+  peerMetadata = '';
   /** request body when buffered (retries/mirrors); undefined when streamed */
   body: Buffer | undefined = undefined;
 

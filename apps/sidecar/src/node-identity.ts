@@ -91,7 +91,9 @@ export function buildNodeIdentity(input: NodeInputs): NodeResult {
     CLUSTER_ID: input.clusterId,
     ISTIO_VERSION,
     INSTANCE_IPS: ip,
-    WORKLOAD_NAME: labels['service.istio.io/canonical-name'] ?? app,
+    // Istio's workload name is the owning Deployment's name, derived from the pod (ISTIO_META_WORKLOAD_NAME
+    // wins); the app and version stay in LABELS. Without an owner to look up, the pod name is the workload.
+    WORKLOAD_NAME: typeof input.env.meta.WORKLOAD_NAME === 'string' && input.env.meta.WORKLOAD_NAME !== '' ? input.env.meta.WORKLOAD_NAME : podName,
   };
   if (input.serviceAccount) metadata.SERVICE_ACCOUNT = input.serviceAccount;
   delete metadata.INTERCEPTION_MODE_OVERRIDE;

@@ -16,6 +16,10 @@ export interface RouterHost extends FilterHost {
   /** the route table the stream matched in (for response header mutations) */
   table(s: HttpStream): RouteTable | undefined;
   readonly serverName: string;
+  /** last look at the headers sent upstream (metadata exchange adds this proxy's peer headers) */
+  upstreamRequestHeaders(s: HttpStream, h: Record<string, string | string[]>): void;
+  /** first look at the upstream response headers, already copied (metadata exchange reads and strips) */
+  upstreamResponseHeaders(s: HttpStream, h: Record<string, string | string[]>): void;
 }
 
 export class RouterFilter implements HttpFilter {

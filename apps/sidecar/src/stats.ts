@@ -5,6 +5,7 @@
  * per request, nothing allocated for a series that exists already.
  */
 import type { NodeIdentity } from './node-identity';
+import { encodeSelf, PeerCache, UNKNOWN_PEER, type PeerInfo } from './peer-metadata';
 
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
@@ -58,15 +59,20 @@ export function parseClusterName(name: string): { direction: 'outbound' | 'inbou
 
 export class MeshStats {
   private readonly requests = new Map<string, RequestSeries>();
-  private readonly requestsByCluster = new Map<string, Map<string, RequestSeries>>();
+  private readonly requestsByCluster = new Map<string, Map<PeerInfo, Map<string, RequestSeries>>>();
   private readonly tcp = new Map<string, TcpSeries>();
   private readonly peerCache = new Map<string, string>();
   private readonly self: { workload: string; namespace: string; app: string; version: string; principal: string; cluster: string };
   /** server-wide counters, Envoy names */
   readonly server = { downstream_rq_total: 0, downstream_cx_total: 0, downstream_rq_4xx: 0, downstream_rq_5xx: 0, downstream_rq_2xx: 0, downstream_rq_rx_reset: 0, http_400_rejected: 0, http_431_rejected: 0, rbac_allowed: 0, rbac_denied: 0, rbac_logged: 0, rbac_shadow_denied: 0 };
 
+  /** this proxy's metadata exchange headers (encoded once) and the peers decoded so far */
+  readonly selfMetadata: { id: string; value: string };
+  readonly peers = new PeerCache();
+
   constructor(node: NodeIdentity) {
     const m = node.metadata;
+    this.selfMetadata = encodeSelf(node);
     this.self = {
       workload: String(m.WORKLOAD_NAME ?? node.podName),
       namespace: node.namespace,
@@ -77,10 +83,13 @@ export class MeshStats {
     };
   }
 
-  /** Everything but the per-request labels, cached per upstream cluster name. */
-  private peerLabels(cluster: string): string {
-    let s = this.peerCache.get(cluster);
-    if (s !== undefined) return s;
+  /** Everything but the per-request labels, cached per upstream cluster name, peer and peer principal. */
+  private peerLabels(cluster: string, peer: PeerInfo, principal: string): string {
+    const cacheKey = peer === UNKNOWN_PEER && principal === '' ? cluster : undefined;
+    if (cacheKey !== undefined) {
+      const cached = this.peerCache.get(cacheKey);
+      if (cached !== undefined) return cached;
+    }
     const c = parseClusterName(cluster);
     const me = this.self;
     const svc = c.host || 'unknown';
@@ -88,45 +97,60 @@ export class MeshStats {
     const svcName = dot > 0 ? svc.slice(0, dot) : svc;
     const svcNs = dot > 0 ? svc.slice(dot + 1).split('.')[0] : 'unknown';
     const inbound = c.direction === 'inbound';
+    const known = (v: string, fallback: string): string => (v === 'unknown' ? fallback : v);
     const labels: [string, string][] = [
       ['reporter', inbound ? 'destination' : 'source'],
-      ['source_workload', inbound ? 'unknown' : me.workload],
-      ['source_canonical_service', inbound ? 'unknown' : me.app],
-      ['source_workload_namespace', inbound ? 'unknown' : me.namespace],
-      ['source_principal', inbound ? 'unknown' : me.principal],
-      ['source_app', inbound ? 'unknown' : me.app],
-      ['source_version', inbound ? 'unknown' : me.version],
-      ['source_cluster', inbound ? 'unknown' : me.cluster],
-      ['destination_workload', inbound ? me.workload : 'unknown'],
-      ['destination_workload_namespace', inbound ? me.namespace : svcNs],
+      ['source_workload', inbound ? peer.workload : me.workload],
+      ['source_canonical_service', inbound ? peer.app : me.app],
+      ['source_workload_namespace', inbound ? peer.namespace : me.namespace],
+      ['source_principal', inbound ? principal || 'unknown' : me.principal],
+      ['source_app', inbound ? peer.app : me.app],
+      ['source_version', inbound ? peer.version : me.version],
+      ['source_cluster', inbound ? peer.cluster : me.cluster],
+      ['destination_workload', inbound ? me.workload : peer.workload],
+      ['destination_workload_namespace', inbound ? me.namespace : known(peer.namespace, svcNs)],
       ['destination_principal', inbound ? me.principal : 'unknown'],
-      ['destination_app', inbound ? me.app : 'unknown'],
-      ['destination_version', inbound ? me.version : c.subset || 'unknown'],
+      ['destination_app', inbound ? me.app : peer.app],
+      ['destination_version', inbound ? me.version : known(peer.version, c.subset || 'unknown')],
       ['destination_service', inbound ? 'unknown' : svc],
       ['destination_canonical_service', inbound ? me.app : svcName],
       ['destination_service_name', inbound ? me.app : svcName],
       ['destination_service_namespace', inbound ? me.namespace : svcNs],
-      ['destination_cluster', inbound ? me.cluster : 'unknown'],
+      ['destination_cluster', inbound ? me.cluster : peer.cluster],
     ];
-    s = labels.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
-    this.peerCache.set(cluster, s);
+    const s = labels.map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+    if (cacheKey !== undefined) this.peerCache.set(cacheKey, s);
     return s;
   }
 
-  recordRequest(cluster: string, protocol: string, code: number, grpcStatus: string, flags: string, durationMs: number, reqBytes: number, respBytes: number): void {
-    // Two levels: the long label prefix is per cluster; the per-request part is a short key.
+  /**
+   * One finished request. `peer` is what the other sidecar said about itself (metadata exchange), and
+   * `principal` the SPIFFE id of an mTLS downstream ('' when none): an inbound request with one counts
+   * as connection_security_policy="mutual_tls", without one as "none"; the client side reports "unknown".
+   */
+  recordRequest(cluster: string, peer: PeerInfo, principal: string, protocol: string, code: number, grpcStatus: string, flags: string, durationMs: number, reqBytes: number, respBytes: number): void {
+    // Two levels: the long label prefix is per cluster (and peer); the per-request part is a short key.
     let byCluster = this.requestsByCluster.get(cluster);
     if (!byCluster) {
       byCluster = new Map();
       this.requestsByCluster.set(cluster, byCluster);
     }
-    const short = `${code}|${flags}|${protocol}|${grpcStatus}`;
-    let s = byCluster.get(short);
+    let byPeer = byCluster.get(peer);
+    if (!byPeer) {
+      byPeer = new Map();
+      byCluster.set(peer, byPeer);
+    }
+    const short = principal === '' ? `${code}|${flags}|${protocol}|${grpcStatus}` : `${code}|${flags}|${protocol}|${grpcStatus}|${principal}`;
+    let s = byPeer.get(short);
     if (!s) {
-      const key = `${this.peerLabels(cluster)},request_protocol="${protocol}",response_code="${code}",grpc_response_status="${grpcStatus}",response_flags="${flags}",connection_security_policy="unknown"`;
-      s = new RequestSeries(key);
-      byCluster.set(short, s);
-      this.requests.set(key, s);
+      const policy = parseClusterName(cluster).direction !== 'inbound' ? 'unknown' : principal !== '' ? 'mutual_tls' : 'none';
+      const key = `${this.peerLabels(cluster, peer, principal)},request_protocol="${protocol}",response_code="${code}",grpc_response_status="${grpcStatus}",response_flags="${flags}",connection_security_policy="${policy}"`;
+      s = this.requests.get(key);
+      if (!s) {
+        s = new RequestSeries(key);
+        this.requests.set(key, s);
+      }
+      byPeer.set(short, s);
     }
     s.count++;
     s.duration.observe(durationMs);
@@ -135,7 +159,7 @@ export class MeshStats {
   }
 
   private tcpSeries(cluster: string, flags: string): TcpSeries {
-    const key = `${this.peerLabels(cluster)},request_protocol="tcp",response_flags="${flags}",connection_security_policy="unknown"`;
+    const key = `${this.peerLabels(cluster, UNKNOWN_PEER, '')},request_protocol="tcp",response_flags="${flags}",connection_security_policy="unknown"`;
     let s = this.tcp.get(key);
     if (!s) {
       s = new TcpSeries(key);

@@ -152,6 +152,7 @@ export class UpstreamRequest implements H1ResponseSink {
     if (s.vhost) applyMutations(h, s.vhost.request);
     const t = this.router.host.table(s);
     if (t) applyMutations(h, t.request);
+    this.router.host.upstreamRequestHeaders(s, h);
     this.headers = h;
     s.upstreamHeaders = h;
   }
@@ -405,6 +406,7 @@ export class UpstreamRequest implements H1ResponseSink {
     this.responded = true;
     s.upstreamMs = Math.round(performance.now() - this.upstreamStart);
     const out = copyEndToEnd(headers, false);
+    this.router.host.upstreamResponseHeaders(s, out);
     out['x-envoy-upstream-service-time'] = String(s.upstreamMs);
     out.server = this.router.host.serverName;
     applyMutations(out, this.wc.responseHeaders);

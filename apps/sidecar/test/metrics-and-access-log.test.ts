@@ -47,7 +47,7 @@ describe('metrics and access log', () => {
     const prom = (await request(h.proxy.adminPort, { path: '/stats/prometheus' })).body;
     const line = prom.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="200"'));
     assert.ok(line, prom.slice(0, 500));
-    for (const label of ['reporter="source"', 'source_workload="client"', 'source_app="client"', 'source_version="v1"', 'destination_service="reviews.bookinfo.svc.cluster.local"', 'destination_service_name="reviews"', 'destination_service_namespace="bookinfo"', 'destination_version="v2"', 'request_protocol="http"', 'response_flags="-"']) {
+    for (const label of ['reporter="source"', 'source_workload="client-1"', 'source_app="client"', 'source_version="v1"', 'destination_service="reviews.bookinfo.svc.cluster.local"', 'destination_service_name="reviews"', 'destination_service_namespace="bookinfo"', 'destination_version="v2"', 'request_protocol="http"', 'response_flags="-"']) {
       assert.ok(line.includes(label), `${label} missing in ${line}`);
     }
     assert.match(line, / 3$/);
