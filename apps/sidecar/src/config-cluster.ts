@@ -2,9 +2,8 @@
  * Cluster (CDS) and ClusterLoadAssignment (EDS) validated and compiled: LB policy, protocol, timeouts,
  * circuit breakers, outlier detection, health checks, and endpoints with weights and health.
  */
-import { readFileSync } from 'node:fs';
 import {
-  arr, durationMs, isObj, Issues, num, obj, socketAddress, str, typeName, wrappedNum, type Obj, type ValidationResult,
+  arr, dataSourceText, durationMs, isObj, Issues, num, obj, socketAddress, str, typeName, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
 
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
@@ -173,21 +172,6 @@ function usesHttp2(c: Obj, path: string, issues: Issues): boolean {
   return false;
 }
 
-function dataSource(o: unknown, path: string, issues: Issues): string | undefined {
-  if (!isObj(o)) return undefined;
-  if (o.inline_string) return str(o, 'inline_string');
-  const bytes = o.inline_bytes;
-  if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString();
-  if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString();
-  if (o.filename) {
-    try {
-      return readFileSync(str(o, 'filename'), 'utf8');
-    } catch (err) {
-      issues.add(`${path}.filename`, `cannot read: ${(err as Error).message}`);
-    }
-  }
-  return undefined;
-}
 
 function upstreamTls(ts: Obj | undefined, path: string, issues: Issues): UpstreamTlsConfig | undefined {
   if (!ts || str(ts, 'name') === 'envoy.transport_sockets.raw_buffer') return undefined;
@@ -217,9 +201,9 @@ function upstreamTls(ts: Obj | undefined, path: string, issues: Issues): Upstrea
   const first = arr(common, 'tls_certificates', cp, issues)[0];
   return {
     sni: str(cfg, 'sni'),
-    ca: vc ? dataSource(vc.trusted_ca, `${cp}.validation_context.trusted_ca`, issues) : undefined,
-    cert: isObj(first) ? dataSource(first.certificate_chain, `${cp}.tls_certificates[0].certificate_chain`, issues) : undefined,
-    key: isObj(first) ? dataSource(first.private_key, `${cp}.tls_certificates[0].private_key`, issues) : undefined,
+    ca: vc ? dataSourceText(vc.trusted_ca, `${cp}.validation_context.trusted_ca`, issues) : undefined,
+    cert: isObj(first) ? dataSourceText(first.certificate_chain, `${cp}.tls_certificates[0].certificate_chain`, issues) : undefined,
+    key: isObj(first) ? dataSourceText(first.private_key, `${cp}.tls_certificates[0].private_key`, issues) : undefined,
     alpn: arr(common, 'alpn_protocols', cp, issues).filter((x): x is string => typeof x === 'string'),
     sans,
     sanPrefixes,

@@ -3,6 +3,8 @@
  * {'@type', ...}, Duration {seconds: '1', nanos: 0}, wrappers {value}). Every reader records problems with a
  * field path into an `Issues` list instead of throwing, so one NACK names every bad field at once.
  */
+import { readFileSync } from 'node:fs';
+
 export interface FieldIssue {
   path: string;
   message: string;
@@ -164,4 +166,29 @@ export function socketAddress(address: Obj | undefined, path: string, issues: Is
   if (!host) issues.add(`${path}.socket_address.address`, 'is required');
   if (!Number.isInteger(port) || port < 0 || port > 65535) issues.add(`${path}.socket_address.port_value`, `must be a port 0-65535, got ${String(sa.port_value)}`);
   return host && port >= 0 && port <= 65535 ? { host, port } : undefined;
+}
+
+/**
+ * An Envoy DataSource (inline_string, inline_bytes or filename) as text. Undefined when there is none or
+ * its file cannot be read (an issue names the file); with `required`, a missing source is an issue too.
+ */
+export function dataSourceText(o: unknown, path: string, issues: Issues, required = false): string | undefined {
+  if (!isObj(o)) {
+    if (required) issues.add(path, 'is required');
+    return undefined;
+  }
+  if (o.inline_string) return str(o, 'inline_string');
+  const bytes = o.inline_bytes;
+  if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString();
+  if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString();
+  if (o.filename) {
+    try {
+      return readFileSync(str(o, 'filename'), 'utf8');
+    } catch (err) {
+      issues.add(`${path}.filename`, `cannot read: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  if (required) issues.add(path, 'needs inline_string, inline_bytes or filename');
+  return undefined;
 }

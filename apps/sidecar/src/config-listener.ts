@@ -2,9 +2,8 @@
  * Listener (LDS) validated and compiled: the address, and the one network filter chain we serve on it —
  * an HTTP connection manager (RDS or inline routes, HTTP filters in order) or a TCP proxy.
  */
-import { readFileSync } from 'node:fs';
 import {
-  arr, bool, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
+  arr, bool, dataSourceText, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
 import { compileCors, compileFault, compileRouteConfiguration, type CorsPolicy, type FaultPolicy, type RouteTable } from './config-route';
 import { compileRbacFilter, type RbacConfig } from './rbac-policy';
@@ -84,24 +83,7 @@ const IGNORABLE_NETWORK_FILTERS = new Set(['istio.metadata_exchange', 'istio.sta
 const IGNORABLE_HTTP_FILTERS = new Set(['envoy.filters.http.grpc_stats', 'istio.metadata_exchange', 'istio.stats', 'istio.alpn', 'envoy.filters.http.grpc_web']);
 
 function dataSource(o: Obj | undefined, path: string, issues: Issues): string {
-  if (!o) {
-    issues.add(path, 'is required');
-    return '';
-  }
-  if (o.inline_string) return str(o, 'inline_string');
-  const bytes = o.inline_bytes;
-  if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString();
-  if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString();
-  if (o.filename) {
-    try {
-      return readFileSync(str(o, 'filename'), 'utf8');
-    } catch (err) {
-      issues.add(`${path}.filename`, `cannot read: ${(err as Error).message}`);
-      return '';
-    }
-  }
-  issues.add(path, 'needs inline_string, inline_bytes or filename');
-  return '';
+  return dataSourceText(o, path, issues, true) ?? '';
 }
 
 function tlsServer(chain: Obj, path: string, issues: Issues): TlsServerConfig | undefined {
