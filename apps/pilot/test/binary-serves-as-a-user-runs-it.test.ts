@@ -70,7 +70,7 @@ describe('pilot binary', () => {
       stream.send({ node: { id: 'not-an-istio-id' }, type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
       const status = await Promise.race([stream.status(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000).unref())]);
       assert.ok(status, 'the stream was not ended');
-      assert.notEqual(status.code, 0);
+      assert.equal(status.code, 3, 'INVALID_ARGUMENT, not INTERNAL: the client sent a bad node id');
       assert.match(status.details, /invalid proxy identity: node\.id: "not-an-istio-id" must have 4 parts/);
     } finally {
       stream.close();

@@ -136,7 +136,7 @@ export abstract class AdsStreamBase {
             const snapshot = this.host.snapshotFor(node.id);
             if (snapshot && !this.closed) this.onSnapshot(snapshot);
           },
-          (err: unknown) => this.fail(13, `cannot compute configuration for ${node.id}: ${(err as Error).message}`),
+          (err: unknown) => this.fail(statusOf(err), `cannot compute configuration for ${node.id}: ${(err as Error).message}`),
         );
         return;
       }
@@ -165,4 +165,10 @@ export abstract class AdsStreamBase {
       this.host.detach(this);
     }
   }
+}
+
+/** The gRPC status an onConnect failure carries (a MeshError's mapping, e.g. INVALID_ARGUMENT for a bad node id), else INTERNAL. */
+function statusOf(err: unknown): number {
+  const status = (err as { grpcStatus?: unknown } | undefined)?.grpcStatus;
+  return typeof status === 'number' && status > 0 && status <= 16 ? status : 13;
 }
