@@ -212,16 +212,26 @@ describe('npm start runs Bookinfo through the mesh; traffic tasks applied with m
   });
 
   it('sidecars count each hop in istio_requests_total with source and destination workload labels', async () => {
+    // Workload names (Istio's, from the pod: productpage-v1, reviews-v2) on both sides of each hop: the peer's
+    // side comes from the sidecars' metadata exchange (x-envoy-peer-metadata), so each hop is seen alike
+    // by the client's sidecar (reporter=source) and the server's (reporter=destination).
     const hops: [string, Record<string, string>][] = [
-      ['ingress-gateway', { reporter: 'source', source_workload: 'istio-ingressgateway', destination_service: 'productpage.default.svc.cluster.local' }],
-      ['sidecar-productpage-v1', { reporter: 'destination', destination_workload: 'productpage', destination_version: 'v1' }],
-      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage', destination_service: 'details.default.svc.cluster.local' }],
-      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage', destination_service: 'reviews.default.svc.cluster.local' }],
-      ['sidecar-details-v1', { reporter: 'destination', destination_workload: 'details' }],
-      ['sidecar-reviews-v1', { reporter: 'destination', destination_workload: 'reviews', destination_version: 'v1' }],
-      ['sidecar-reviews-v3', { reporter: 'destination', destination_workload: 'reviews', destination_version: 'v3' }],
-      ['sidecar-reviews-v3', { reporter: 'source', source_workload: 'reviews', destination_service: 'ratings.default.svc.cluster.local' }],
-      ['sidecar-ratings-v1', { reporter: 'destination', destination_workload: 'ratings' }],
+      ['ingress-gateway', { reporter: 'source', source_workload: 'istio-ingressgateway', destination_workload: 'productpage-v1', destination_service: 'productpage.default.svc.cluster.local' }],
+      ['sidecar-productpage-v1', { reporter: 'destination', source_workload: 'istio-ingressgateway', destination_workload: 'productpage-v1', destination_version: 'v1' }],
+      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage-v1', destination_workload: 'details-v1', destination_service: 'details.default.svc.cluster.local' }],
+      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage-v1', destination_workload: 'reviews-v1', destination_service: 'reviews.default.svc.cluster.local' }],
+      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage-v1', destination_workload: 'reviews-v3', destination_service: 'reviews.default.svc.cluster.local' }],
+      ['sidecar-productpage-v1', { reporter: 'source', source_workload: 'productpage-v1', destination_workload: 'reviews-v2', destination_version: 'v2' }],
+      ['sidecar-reviews-v2', { reporter: 'destination', source_workload: 'productpage-v1', destination_workload: 'reviews-v2', destination_version: 'v2' }],
+      // With Citadel, productpage calls details over mutual TLS: details' sidecar names the caller's SPIFFE identity.
+      ['sidecar-details-v1', {
+        reporter: 'destination', source_workload: 'productpage-v1', source_app: 'productpage', source_version: 'v1', destination_workload: 'details-v1',
+        ...(state?.components.some((c) => c.name === 'citadel') ? { source_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', connection_security_policy: 'mutual_tls' } : {}),
+      }],
+      ['sidecar-reviews-v1', { reporter: 'destination', source_workload: 'productpage-v1', destination_workload: 'reviews-v1', destination_version: 'v1' }],
+      ['sidecar-reviews-v3', { reporter: 'destination', source_workload: 'productpage-v1', destination_workload: 'reviews-v3', destination_version: 'v3' }],
+      ['sidecar-reviews-v3', { reporter: 'source', source_workload: 'reviews-v3', destination_workload: 'ratings-v1', destination_service: 'ratings.default.svc.cluster.local' }],
+      ['sidecar-ratings-v1', { reporter: 'destination', source_workload: 'reviews-v3', source_app: 'reviews', source_version: 'v3', destination_workload: 'ratings-v1' }],
     ];
     for (const [proxy, labels] of hops) {
       const n = await requestsTotal(admin(proxy), labels);
