@@ -54,6 +54,10 @@ describe('module boundaries', () => {
       for (const name of ['pilot', 'galley', 'mixer', 'citadel', 'sidecar', 'injector', 'xds', 'mcp', 'attributes']) {
         assert.ok(graph.nodes[name], `project ${name} is missing from the graph`);
       }
+      // The graph must see imports through the tsconfig paths (nx.json pluginsConfig analyzeSourceFiles):
+      // without edges, "no app-to-app edge" would hold trivially and build hashes would miss lib changes.
+      const targets = (name: string): string[] => (graph.dependencies[name] ?? []).map((d) => d.target);
+      assert.ok(targets('pilot').includes('xds') && targets('sidecar').includes('xds'), `pilot -> ${targets('pilot')}, sidecar -> ${targets('sidecar')}`);
       const apps = new Set(Object.entries(graph.nodes).filter(([, n]) => n.type === 'app').map(([k]) => k));
       // Sample applications (scope:sample, e.g. samples/bookinfo) are apps too, but not mesh components.
       assert.equal([...apps].filter((k) => !graph.nodes[k]?.data?.tags?.includes('scope:sample')).length, 6);
