@@ -108,6 +108,10 @@ describe('translation', () => {
     const [rc] = buildRouteConfigs(push, computeScope(push, proxy())) as RouteConfiguration[];
     const vh = rc?.virtual_hosts.find((v) => v.name === 'reviews.app.svc.cluster.local:9080');
     assert.ok(vh?.domains.includes('reviews.app:9080') && vh.domains.includes('reviews.app.svc.cluster.local'), JSON.stringify(vh?.domains));
+    assert.ok(vh?.domains.includes('reviews:9080') && vh.domains.includes('reviews'), 'a proxy in the same namespace may call the bare name');
+    const [other] = buildRouteConfigs(push, computeScope(push, proxy({ namespace: 'elsewhere' }))) as RouteConfiguration[];
+    const otherVh = other?.virtual_hosts.find((v) => v.name === 'reviews.app.svc.cluster.local:9080');
+    assert.ok(otherVh && !otherVh.domains.includes('reviews:9080'), 'the bare name is only for the same namespace');
     const route = vh?.routes[0]?.route;
     assert.equal(route?.cluster, 'outbound|9080||reviews.app.svc.cluster.local');
     assert.deepEqual(route?.timeout, { seconds: '0', nanos: 0 });
