@@ -49,7 +49,7 @@ describe('sidecar wiring', () => {
     assert.ok(pp);
     const flag = (name: string) => pp.args[pp.args.indexOf(name) + 1];
     assert.equal(flag('--reviews-address'), '127.0.1.11:9080');
-    assert.equal(flag('--reviews-host'), 'reviews.default.svc.cluster.local:9080');
+    assert.equal(flag('--reviews-host'), 'reviews:9080', 'the short name, as an app in Kubernetes calls it');
     assert.equal(flag('--details-address'), '127.0.1.11:9080');
     assert.deepEqual(pp.after, [], 'apps do not wait for each other; their sidecars connect them');
   });
