@@ -19,6 +19,7 @@ import { PrefacedSocket } from './socket-preface';
 import type { MeshStats } from './stats';
 import { recordPeerPrincipal } from './tls-peer';
 import type { LocalSecrets } from './tls-secrets';
+import { listenOn } from './listen';
 
 const TLS_HANDSHAKE = 0x16;
 /** Envoy's listener_filters_timeout default: a client that sends nothing is closed after 15 s. */
@@ -254,13 +255,7 @@ export class ChainListener {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.cfg.host, port: this.cfg.port, exclusive: false }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
+    return listenOn(this.server, this.cfg.host, this.cfg.port);
   }
 
   async drain(ms: number): Promise<void> {

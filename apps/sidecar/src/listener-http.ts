@@ -15,6 +15,7 @@ import type { DownstreamRequest, DownstreamResponse } from './http-stream';
 import { PrefacedSocket } from './socket-preface';
 import { tunnelUpgrade } from './upgrade-tunnel';
 import type { MeshStats } from './stats';
+import { listenOn } from './listen';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
@@ -217,13 +218,7 @@ export class HttpListener {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.cfg.host, port: this.cfg.port, exclusive: false }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
+    return listenOn(this.server, this.cfg.host, this.cfg.port);
   }
 
   /** Stops accepting, lets in-flight requests finish for up to `ms`, then closes what is left. */

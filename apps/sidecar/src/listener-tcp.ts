@@ -13,6 +13,7 @@ import { hash32 } from './lb-ring-hash';
 import { tlsOptions } from './pool-http1';
 import { Flag, flagString } from './response-flags';
 import type { MeshStats } from './stats';
+import { listenOn } from './listen';
 
 class TcpSession {
   flags = 0;
@@ -138,13 +139,7 @@ export class TcpListener {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.cfg.host, port: this.cfg.port }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
+    return listenOn(this.server, this.cfg.host, this.cfg.port);
   }
 
   async drain(ms: number): Promise<void> {
