@@ -3,3 +3,4 @@ export * from './errors';
 export * from './flags';
 export * from './duration';
 export * from './app';
+export * from './net';

@@ -1,19 +1,8 @@
 // Loopback ports and small HTTP/TCP probes used while waiting for a program to become ready.
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 
-/** A port that was free on `host` a moment ago (the OS picks it: listen on port 0, read it, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port from ${host}`))));
-    });
-  });
-}
+export { freePort } from '@mesh/runtime';
 
 /** Resolves true when a TCP connection to host:port succeeds within timeoutMs. */
 export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {

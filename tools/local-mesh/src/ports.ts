@@ -1,19 +1,6 @@
 /** Ports: pick free ones up front (so every child is told its address), and prove they are free again after a stop. */
 import { createServer } from 'node:net';
 
-/** A port the OS reports free on `host` right now (bound to 0, read, released). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** True when nothing is bound to host:port (we can bind it ourselves). */
 export function portIsFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

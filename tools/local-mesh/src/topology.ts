@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Topology } from './component';
 import { validateTopology } from './component';
 import { errors } from './errors';
-import { freePort } from './ports';
+import { freePort } from '@mesh/runtime';
 import { BOOKINFO_WORKLOADS, bookinfoComponents, workloadName } from './topology-bookinfo';
 import { meshComponents } from './topology-mesh';
 import { DETAILS_STRICT_YAML, gatewayComponent, gatewayYaml, meshRegistryYaml, meshUpstreamFlags, mtlsDestinationRules, sidecarComponents } from './topology-sidecars';

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort, portIsFree } from '../src/ports';
+import { freePort } from '@mesh/runtime';
+import { portIsFree } from '../src/ports';
 import { pidAlive, runStart } from './helpers';
 
 const SERVER = (port: number) =>

@@ -1,0 +1,14 @@
+import { createServer } from 'node:net';
+
+/** A port that was free on `host` a moment ago (the OS picks it: listen on port 0, read it, close). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port from ${host}`))));
+    });
+  });
+}
