@@ -39,6 +39,8 @@ export interface HeaderOps {
 export interface HttpRoute {
   name?: string;
   match?: HttpMatchRequest[];
+  /** Istio 1.8+ delegation: the http routes of VirtualService namespace/name (no hosts) stand in for this route. */
+  delegate?: { name: string; namespace?: string };
   route?: { destination: Destination; weight?: number; headers?: { request?: HeaderOps; response?: HeaderOps } }[];
   redirect?: { uri?: string; authority?: string; port?: number; scheme?: string; redirectCode?: number };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
@@ -68,11 +70,18 @@ export interface TcpRoute {
   route?: { destination: Destination; weight?: number }[];
 }
 
+export interface TlsRoute {
+  match: { sniHosts: string[]; port?: number; sourceLabels?: Record<string, string>; gateways?: string[]; sourceNamespace?: string }[];
+  route?: { destination: Destination; weight?: number }[];
+}
+
 export interface VirtualServiceSpec {
+  /** Absent only in a delegate VirtualService. */
   hosts?: string[];
   gateways?: string[];
   http?: HttpRoute[];
   tcp?: TcpRoute[];
+  tls?: TlsRoute[];
   exportTo?: string[];
 }
 
@@ -149,7 +158,40 @@ export interface SidecarSpec {
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
 }
 
+export type GatewayTlsMode = 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
+
+export interface ServerTlsSettings {
+  httpsRedirect?: boolean;
+  mode?: GatewayTlsMode;
+  credentialName?: string;
+  serverCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  subjectAltNames?: string[];
+  minProtocolVersion?: string;
+  maxProtocolVersion?: string;
+  cipherSuites?: string[];
+}
+
+export interface GatewayServer {
+  port: ServicePort;
+  hosts: string[];
+  bind?: string;
+  name?: string;
+  tls?: ServerTlsSettings;
+}
+
 export interface GatewaySpec {
   selector?: Record<string, string>;
-  servers?: { port: ServicePort; hosts: string[]; bind?: string; tls?: Record<string, unknown> }[];
+  servers?: GatewayServer[];
+}
+
+/**
+ * A Kubernetes Secret (core/v1) as pilot keeps it: `type` and `data` (base64 values, as in YAML) with
+ * `stringData` folded in (base64-encoded) at validation. Gateways read kubernetes.io/tls secrets
+ * (tls.crt, tls.key, optional ca.crt) and generic ones (cert, key, cacert).
+ */
+export interface SecretSpec {
+  type: string;
+  data: Record<string, string>;
 }

@@ -5,8 +5,11 @@
  */
 export { configKey, type ConfigMeta, type ConfigObject, type FieldError, type ValidationResult } from './config-types';
 export type {
-  Destination, DestinationRuleSpec, GatewaySpec, HeaderOps, HttpMatchRequest, HttpRoute, LoadBalancerSettings, ServiceEntrySpec,
-  ServicePort, SidecarSpec, StringMatch, TcpRoute, TrafficPolicy, VirtualServiceSpec, WorkloadEntrySpec,
+  Destination, DestinationRuleSpec, GatewayServer, GatewaySpec, GatewayTlsMode, HeaderOps, HttpMatchRequest, HttpRoute, LoadBalancerSettings,
+  SecretSpec, ServerTlsSettings, ServiceEntrySpec, ServicePort, SidecarSpec, StringMatch, TcpRoute, TlsRoute, TrafficPolicy, VirtualServiceSpec,
+  WorkloadEntrySpec,
 } from './config-spec';
 export { KINDS, lookupKind, type KindSchema } from './schema-registry';
 export { formatErrors, validateDocument, validateYaml, type DocumentResult } from './config-validate';
+export { exportedTo, formatReferenceError, referenceErrors, resolveDelegate, type ReferenceError } from './config-references';
+export { TLS_SECRET_TYPE } from './schema-core';

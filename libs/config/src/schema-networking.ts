@@ -59,12 +59,16 @@ const httpMatch: Schema = {
   },
 };
 
+/** exportTo: `.` (own namespace), `*` (all), `~` (none) or namespace names; list checks in schema-semantic.ts. */
+const exportTo: Schema = { type: 'array', items: nonEmpty };
+
 const httpRoute: Schema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     name: str,
     match: { type: 'array', items: httpMatch },
+    delegate: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: nonEmpty, namespace: nonEmpty } },
     route: {
       type: 'array',
       items: {
@@ -142,6 +146,11 @@ const httpRoute: Schema = {
   },
 };
 
+const l4Route: Schema = {
+  type: 'array',
+  items: { type: 'object', additionalProperties: false, required: ['destination'], properties: { destination, weight: { type: 'integer', minimum: 0, maximum: 100 } } },
+};
+
 const tcpRoute: Schema = {
   type: 'object',
   additionalProperties: false,
@@ -154,24 +163,40 @@ const tcpRoute: Schema = {
         properties: { port, sourceLabels: strMap, destinationSubnets: { type: 'array', items: str }, gateways: { type: 'array', items: str } },
       },
     },
-    route: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['destination'], properties: { destination, weight: { type: 'integer', minimum: 0, maximum: 100 } } },
-    },
+    route: l4Route,
   },
 };
 
+const tlsRoute: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['match'],
+  properties: {
+    match: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sniHosts'],
+        properties: { sniHosts: { type: 'array', minItems: 1, items: nonEmpty }, port, destinationSubnets: { type: 'array', items: str }, sourceLabels: strMap, gateways: { type: 'array', items: str }, sourceNamespace: str },
+      },
+    },
+    route: l4Route,
+  },
+};
+
+/** `hosts` may be absent only in a delegate VirtualService (checked in schema-semantic.ts). */
 export const virtualServiceSchema: Schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['hosts'],
   properties: {
-    hosts: { type: 'array', minItems: 1, items: nonEmpty },
+    hosts: { type: 'array', items: nonEmpty },
     gateways: { type: 'array', items: str },
     http: { type: 'array', items: httpRoute },
     tcp: { type: 'array', items: tcpRoute },
-    tls: { type: 'array' },
-    exportTo: { type: 'array', items: str },
+    tls: { type: 'array', items: tlsRoute },
+    exportTo,
   },
 };
 
@@ -276,7 +301,7 @@ export const destinationRuleSchema: Schema = {
       type: 'array',
       items: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: nonEmpty, labels: strMap, trafficPolicy } },
     },
-    exportTo: { type: 'array', items: str },
+    exportTo,
     workloadSelector: selector,
   },
 };
@@ -305,8 +330,28 @@ export const serviceEntrySchema: Schema = {
     resolution: { enum: ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] },
     endpoints: { type: 'array', items: { type: 'object', additionalProperties: false, properties: workloadEntryProps } },
     workloadSelector: selector,
-    exportTo: { type: 'array', items: str },
+    exportTo,
     subjectAltNames: { type: 'array', items: str },
+  },
+};
+
+/** Gateway server TLS settings (Istio's ServerTLSSettings); which combinations are valid: schema-semantic.ts. */
+const serverTls: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    httpsRedirect: { type: 'boolean' },
+    mode: { enum: ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'] },
+    credentialName: nonEmpty,
+    serverCertificate: nonEmpty,
+    privateKey: nonEmpty,
+    caCertificates: nonEmpty,
+    subjectAltNames: { type: 'array', items: str },
+    verifyCertificateSpki: { type: 'array', items: str },
+    verifyCertificateHash: { type: 'array', items: str },
+    minProtocolVersion: { enum: ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] },
+    maxProtocolVersion: { enum: ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] },
+    cipherSuites: { type: 'array', items: str },
   },
 };
 
@@ -321,7 +366,7 @@ export const gatewaySchema: Schema = {
         type: 'object',
         additionalProperties: false,
         required: ['port', 'hosts'],
-        properties: { port: servicePort, hosts: { type: 'array', minItems: 1, items: nonEmpty }, bind: str, tls: { type: 'object' }, name: str, defaultEndpoint: str },
+        properties: { port: servicePort, hosts: { type: 'array', minItems: 1, items: nonEmpty }, bind: str, tls: serverTls, name: str, defaultEndpoint: str },
       },
     },
   },

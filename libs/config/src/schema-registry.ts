@@ -8,6 +8,7 @@ import {
   destinationRuleSchema, gatewaySchema, serviceEntrySchema, sidecarSchema, virtualServiceSchema, workloadEntrySchema,
 } from './schema-networking';
 import { authorizationPolicySchema, peerAuthenticationSchema } from './schema-security';
+import { secretSpec } from './schema-core';
 import { semanticChecks } from './schema-semantic';
 
 export interface KindSchema {
@@ -24,6 +25,8 @@ export interface KindSchema {
 
 const NETWORKING = 'networking.istio.io';
 const SECURITY = 'security.istio.io';
+/** The Kubernetes core group: apiVersion `v1`, no group part. */
+const CORE = '';
 const NETWORKING_VERSIONS = ['v1alpha3', 'v1beta1', 'v1'] as const;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -58,7 +61,10 @@ function ajvErrors(errors: ErrorObject[] | null | undefined, prefix: string): Fi
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-function makeKind(group: string, versions: readonly string[], kind: string, plural: string, schema: object, translated: boolean): KindSchema {
+/** A kind whose content is not under `spec` (Kubernetes core kinds): reads and checks it from the document. */
+type TopLevelSpec = (doc: Record<string, unknown>) => { spec: object; errors: FieldError[] };
+
+function makeKind(group: string, versions: readonly string[], kind: string, plural: string, schema: object, translated: boolean, topLevel?: TopLevelSpec): KindSchema {
   const check: ValidateFunction = ajv.compile(schema);
   const short = group.split('.')[0];
   const latest = versions[0] ?? 'v1';
@@ -67,7 +73,7 @@ function makeKind(group: string, versions: readonly string[], kind: string, plur
     versions,
     kind,
     plural,
-    collection: `istio/${short}/${latest}/${plural}`,
+    collection: group === '' ? `k8s/core/${latest}/${plural}` : `istio/${short}/${latest}/${plural}`,
     translated,
     validate(doc) {
       const d = doc as { apiVersion?: string; metadata?: Record<string, unknown>; spec?: unknown };
@@ -79,15 +85,22 @@ function makeKind(group: string, versions: readonly string[], kind: string, plur
       if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || !NAME_RE.test(meta.namespace))) {
         errors.push({ path: 'metadata.namespace', message: 'must be a DNS-1123 label' });
       }
-      const spec = d.spec ?? {};
+      let spec: unknown = d.spec ?? {};
+      if (topLevel) {
+        const read = topLevel(d as Record<string, unknown>);
+        errors.push(...read.errors);
+        spec = read.spec;
+      }
       if (typeof spec !== 'object' || Array.isArray(spec) || spec === null) {
         errors.push({ path: 'spec', message: 'must be a mapping' });
         return { ok: false, errors };
       }
-      if (!check(spec)) errors.push(...ajvErrors(check.errors, 'spec'));
+      if (topLevel) {
+        // checked above, field paths from the document's top level
+      } else if (!check(spec)) errors.push(...ajvErrors(check.errors, 'spec'));
       else errors.push(...(semanticChecks[kind]?.(spec as Record<string, unknown>) ?? []));
       if (errors.length > 0) return { ok: false, errors };
-      const version = String(d.apiVersion).split('/')[1] ?? latest;
+      const version = String(d.apiVersion).split('/').pop() ?? latest;
       return {
         ok: true,
         value: {
@@ -117,17 +130,19 @@ export const KINDS: readonly KindSchema[] = [
   makeKind(NETWORKING, NETWORKING_VERSIONS, 'Sidecar', 'sidecars', sidecarSchema, true),
   makeKind(SECURITY, ['v1beta1'], 'PeerAuthentication', 'peerauthentications', peerAuthenticationSchema, false),
   makeKind(SECURITY, ['v1beta1'], 'AuthorizationPolicy', 'authorizationpolicies', authorizationPolicySchema, false),
+  // Kubernetes core (apiVersion `v1`): only Gateway TLS credentials (credentialName) are read from it.
+  makeKind(CORE, ['v1'], 'Secret', 'secrets', {}, true, secretSpec),
 ];
 
 const byGroupKind = new Map(KINDS.map((k) => [`${k.group}/${k.kind}`, k]));
 
 /** The schema for an apiVersion + kind, or an error naming what is unknown. */
 export function lookupKind(apiVersion: unknown, kind: unknown): ValidationResult<KindSchema> {
-  if (typeof apiVersion !== 'string' || !apiVersion.includes('/')) {
+  if (typeof apiVersion !== 'string' || !(apiVersion.includes('/') || apiVersion === 'v1')) {
     return { ok: false, errors: [{ path: 'apiVersion', message: 'is required, like networking.istio.io/v1' }] };
   }
   if (typeof kind !== 'string') return { ok: false, errors: [{ path: 'kind', message: 'is required' }] };
-  const [group, version] = apiVersion.split('/') as [string, string];
+  const [group, version] = (apiVersion.includes('/') ? apiVersion.split('/') : [CORE, apiVersion]) as [string, string];
   const schema = byGroupKind.get(`${group}/${kind}`);
   if (!schema) {
     return { ok: false, errors: [{ path: 'kind', message: `unknown kind ${kind} in group ${group}; known: ${KINDS.map((k) => k.kind).join(', ')}` }] };

@@ -5,7 +5,7 @@
  */
 import type { FieldError } from './config-types';
 import type {
-  DestinationRuleSpec, HttpRoute, ServiceEntrySpec, SidecarSpec, StringMatch, VirtualServiceSpec, WorkloadEntrySpec,
+  DestinationRuleSpec, GatewaySpec, HttpRoute, ServiceEntrySpec, SidecarSpec, StringMatch, VirtualServiceSpec, WorkloadEntrySpec,
 } from './config-spec';
 
 import { authorizationPolicySemantics, peerAuthenticationSemantics } from './schema-security';
@@ -28,9 +28,27 @@ function checkWeights(route: { weight?: number }[] | undefined, path: string, ou
   if (sum !== 100 && !(route.length === 1 && sum === 0)) out.push({ path, message: `weights add up to ${sum}, they must add up to 100` });
 }
 
-function checkHttpRoute(r: HttpRoute, path: string, out: FieldError[]): void {
-  const actions = [r.route?.length ? 'route' : '', r.redirect ? 'redirect' : '', r.directResponse ? 'directResponse' : ''].filter(Boolean);
-  if (actions.length === 0) out.push({ path, message: 'needs exactly one of route, redirect or directResponse' });
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Istio's exportTo rules: `.` (this namespace), `*` (every namespace), `~` (none) or namespace names;
+ * `*` and `~` stand alone; no duplicates.
+ */
+export function checkExportTo(list: readonly string[] | undefined, path: string, out: FieldError[]): void {
+  if (!list) return;
+  const seen = new Set<string>();
+  list.forEach((v, i) => {
+    if (v !== '.' && v !== '*' && v !== '~' && !DNS_LABEL.test(v)) out.push({ path: `${path}[${i}]`, message: `"${v}" must be ".", "*", "~" or a namespace name` });
+    if (seen.has(v)) out.push({ path: `${path}[${i}]`, message: `duplicate entry "${v}"` });
+    seen.add(v);
+  });
+  if (list.length > 1 && (seen.has('*') || seen.has('~'))) out.push({ path, message: '"*" and "~" cannot be combined with other entries' });
+}
+
+function checkHttpRoute(r: HttpRoute, path: string, out: FieldError[], inDelegate: boolean): void {
+  const actions = [r.route?.length ? 'route' : '', r.redirect ? 'redirect' : '', r.directResponse ? 'directResponse' : '', r.delegate ? 'delegate' : ''].filter(Boolean);
+  if (r.delegate && inDelegate) out.push({ path: `${path}.delegate`, message: 'a delegate VirtualService (no hosts) cannot delegate again' });
+  if (actions.length === 0) out.push({ path, message: 'needs exactly one of route, redirect, directResponse or delegate' });
   if (actions.length > 1) out.push({ path, message: `has ${actions.join(' and ')}; only one is allowed` });
   if (r.redirect && r.rewrite) out.push({ path: `${path}.rewrite`, message: 'rewrite cannot be used with redirect' });
   if (r.rewrite?.uri !== undefined && r.rewrite.uriRegexRewrite) out.push({ path: `${path}.rewrite`, message: 'uri and uriRegexRewrite are exclusive' });
@@ -52,7 +70,15 @@ function checkHttpRoute(r: HttpRoute, path: string, out: FieldError[]): void {
 function virtualService(raw: Record<string, unknown>): FieldError[] {
   const spec = raw as VirtualServiceSpec;
   const out: FieldError[] = [];
-  (spec.http ?? []).forEach((r, i) => checkHttpRoute(r, `spec.http[${i}]`, out));
+  // Without hosts it can only be a delegate (Istio 1.8+): http routes only, bound to no gateway.
+  const delegate = (spec.hosts ?? []).length === 0;
+  if (delegate) {
+    if (spec.gateways?.length) out.push({ path: 'spec.gateways', message: 'a VirtualService without hosts is a delegate and cannot name gateways (the root VirtualService does)' });
+    if (spec.tcp?.length || spec.tls?.length) out.push({ path: spec.tcp?.length ? 'spec.tcp' : 'spec.tls', message: 'a VirtualService without hosts is a delegate and may only have http routes' });
+    if (!spec.http?.length) out.push({ path: 'spec.hosts', message: 'is required (only a delegate VirtualService, with http routes, has no hosts)' });
+  }
+  checkExportTo(spec.exportTo, 'spec.exportTo', out);
+  (spec.http ?? []).forEach((r, i) => checkHttpRoute(r, `spec.http[${i}]`, out, delegate));
   (spec.tcp ?? []).forEach((r, i) => {
     if (!r.route?.length) out.push({ path: `spec.tcp[${i}].route`, message: 'needs at least one destination' });
     checkWeights(r.route, `spec.tcp[${i}].route`, out);
@@ -63,6 +89,7 @@ function virtualService(raw: Record<string, unknown>): FieldError[] {
 function destinationRule(raw: Record<string, unknown>): FieldError[] {
   const spec = raw as unknown as DestinationRuleSpec;
   const out: FieldError[] = [];
+  checkExportTo(spec.exportTo, 'spec.exportTo', out);
   const seen = new Set<string>();
   const policies: [string, DestinationRuleSpec['trafficPolicy']][] = [['spec.trafficPolicy', spec.trafficPolicy]];
   (spec.subsets ?? []).forEach((s, i) => {
@@ -91,6 +118,7 @@ function workloadAddress(w: WorkloadEntrySpec, path: string, out: FieldError[], 
 function serviceEntry(raw: Record<string, unknown>): FieldError[] {
   const spec = raw as unknown as ServiceEntrySpec;
   const out: FieldError[] = [];
+  checkExportTo(spec.exportTo, 'spec.exportTo', out);
   const numbers = new Set<number>();
   const names = new Set<string>();
   (spec.ports ?? []).forEach((p, i) => {
@@ -139,7 +167,38 @@ function sidecar(raw: Record<string, unknown>): FieldError[] {
   return out;
 }
 
+const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
+
+/** Istio's Gateway server rules: which protocols need tls, and what each tls mode needs. */
+function gateway(raw: Record<string, unknown>): FieldError[] {
+  const spec = raw as GatewaySpec;
+  const out: FieldError[] = [];
+  (spec.servers ?? []).forEach((s, i) => {
+    const path = `spec.servers[${i}]`;
+    const protocol = (s.port.protocol ?? '').toUpperCase();
+    const tls = s.tls;
+    const mode = tls?.mode;
+    if (TLS_PROTOCOLS.has(protocol) && !mode) out.push({ path: `${path}.tls.mode`, message: `is required for a ${protocol} server` });
+    if (mode && !TLS_PROTOCOLS.has(protocol)) out.push({ path: `${path}.port.protocol`, message: `must be HTTPS or TLS for tls mode ${mode}, not "${s.port.protocol ?? ''}"` });
+    if ((mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH') && protocol !== 'TLS') out.push({ path: `${path}.port.protocol`, message: `must be TLS for tls mode ${mode}` });
+    if (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
+      if (tls?.credentialName === undefined && (tls?.serverCertificate === undefined || tls.privateKey === undefined)) {
+        out.push({ path: `${path}.tls.credentialName`, message: `is required for tls mode ${mode} (a kubernetes.io/tls Secret in the gateway's namespace), unless serverCertificate and privateKey are set` });
+      }
+      if (mode !== 'SIMPLE' && tls?.credentialName === undefined && tls?.caCertificates === undefined) {
+        out.push({ path: `${path}.tls.caCertificates`, message: `is required for tls mode ${mode} without credentialName` });
+      }
+    }
+    if (tls?.credentialName !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(tls.credentialName)) {
+      out.push({ path: `${path}.tls.credentialName`, message: `"${tls.credentialName}" must be the name of a Secret (DNS-1123)` });
+    }
+    if (tls?.httpsRedirect && mode) out.push({ path: `${path}.tls.httpsRedirect`, message: 'applies to plain HTTP servers only (it redirects them to HTTPS)' });
+  });
+  return out;
+}
+
 export const semanticChecks: Record<string, SemanticCheck> = {
+  Gateway: gateway,
   VirtualService: virtualService,
   DestinationRule: destinationRule,
   ServiceEntry: serviceEntry,
