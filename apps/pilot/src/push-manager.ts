@@ -116,7 +116,8 @@ export class PushManager {
       String(++this.pushVersion),
       registry,
       { virtualServices: s.list('VirtualService'), destinationRules: s.list('DestinationRule'), sidecars: s.list('Sidecar'), gateways: s.list('Gateway'),
-        peerAuthentications: s.list('PeerAuthentication'), authorizationPolicies: s.list('AuthorizationPolicy') },
+        peerAuthentications: s.list('PeerAuthentication'), authorizationPolicies: s.list('AuthorizationPolicy'),
+        serviceEntries: s.list('ServiceEntry'), secrets: s.list('Secret') },
       this.opts.mesh,
       sameRoutingAs,
     );
@@ -126,7 +127,12 @@ export class PushManager {
     const types = typesFor(changes.map((c) => c.kind));
     const before = this.push;
     this.push = this.newPushContext(changes.every((c) => c.kind === 'WorkloadEntry') ? before : undefined);
-    if (types.has(TYPE_URL.ENDPOINT)) this.push.edsCarry = this.edsCarryFor(changes, before, this.push);
+    if (types.has(TYPE_URL.ENDPOINT)) {
+      this.push.edsCarry = this.edsCarryFor(changes, before, this.push);
+      // Istio: an endpoint change that changes a service's set of service accounts is a full push for it
+      // (its outbound clusters' SAN lists name them). Unchanged clusters keep their versions: not resent.
+      if (!types.has(TYPE_URL.CLUSTER) && accountsChanged(changes, before, this.push)) types.add(TYPE_URL.CLUSTER);
+    }
     const endpointsOnly = types.size === 1 && this.push.edsCarry !== undefined;
     if (types.size === 0) return;
     const started = Date.now();
@@ -280,6 +286,22 @@ export class PushManager {
     const keys = [...this.pushStarted.keys()];
     for (const k of keys.slice(0, keys.length - 1000)) this.pushStarted.delete(k);
   }
+}
+
+/**
+ * Whether a service of a namespace where WorkloadEntries changed is now backed by another set of service
+ * accounts (the SAN list of its outbound clusters names them).
+ */
+function accountsChanged(changes: readonly ConfigChange[], before: PushContext, after: PushContext): boolean {
+  const namespaces = new Set<string>();
+  for (const c of changes) if (c.kind === 'WorkloadEntry') namespaces.add((c.after ?? c.before)?.meta.namespace ?? '');
+  if (namespaces.size === 0) return false;
+  for (const s of after.registry.services()) {
+    if (!namespaces.has(s.namespace)) continue;
+    const old = before.registry.service(s.hostname);
+    if (!old || before.registry.serviceAccounts(old).join(',') !== after.registry.serviceAccounts(s).join(',')) return true;
+  }
+  return false;
 }
 
 /** Kinds whose changes cannot change any ClusterLoadAssignment (they choose routes or what a proxy sees). */

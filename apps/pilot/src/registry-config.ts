@@ -35,6 +35,7 @@ export class ConfigServiceRegistry implements ServiceRegistry {
   private readonly workloadsByNamespace = new Map<string, WorkloadInstance[]>();
   private readonly list: Service[];
   private readonly cache = new Map<string, ServiceEndpoint[]>();
+  private byName: Map<string, WorkloadInstance> | undefined;
 
   constructor(serviceEntries: readonly ConfigObject[], workloadEntries: readonly ConfigObject[]) {
     this.workloads = workloadEntries.map((c) =>
@@ -81,6 +82,18 @@ export class ConfigServiceRegistry implements ServiceRegistry {
 
   instances(): readonly WorkloadInstance[] {
     return this.workloads;
+  }
+
+  serviceAccounts(service: Service): readonly string[] {
+    this.byName ??= new Map(this.workloads.map((w) => [w.name, w]));
+    const out = new Set<string>();
+    for (const port of service.ports) {
+      for (const ep of this.endpoints(service, port)) {
+        const w = this.byName.get(ep.instance);
+        if (w) out.add(`${w.namespace}/${w.serviceAccount}`);
+      }
+    }
+    return [...out].sort();
   }
 
   endpoints(service: Service, port: ServicePort): readonly ServiceEndpoint[] {

@@ -57,6 +57,11 @@ export interface ServiceRegistry {
   endpoints(service: Service, port: ServicePort): readonly ServiceEndpoint[];
   /** Workload instances (for inbound listeners and /debug/registryz). */
   instances(): readonly WorkloadInstance[];
+  /**
+   * The identities (`<namespace>/<service account>`, sorted) of the workloads behind any port of a service:
+   * the SAN list of its outbound clusters depends on them, so a change of this set needs a CDS push.
+   */
+  serviceAccounts(service: Service): readonly string[];
 }
 
 export function parseLocality(text: string | undefined): Locality {
