@@ -7,6 +7,7 @@ import { generateCds } from './generator-cds';
 import { generateEds } from './generator-eds';
 import { generateLds } from './generator-lds';
 import { generateRds } from './generator-rds';
+import { generateSds } from './generator-sds';
 import type { ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 
@@ -17,9 +18,10 @@ export const GENERATORS: ReadonlyMap<XdsTypeUrl, Generator> = new Map<XdsTypeUrl
   [TYPE_URL.ENDPOINT, generateEds],
   [TYPE_URL.LISTENER, generateLds],
   [TYPE_URL.ROUTE, generateRds],
+  [TYPE_URL.SECRET, generateSds],
 ]);
 
-export const ALL_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.CLUSTER, TYPE_URL.ENDPOINT, TYPE_URL.LISTENER, TYPE_URL.ROUTE];
+export const ALL_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.CLUSTER, TYPE_URL.ENDPOINT, TYPE_URL.LISTENER, TYPE_URL.ROUTE, TYPE_URL.SECRET];
 
 /**
  * Config kind -> the xDS types its change can affect. A WorkloadEntry only moves endpoints (subset
@@ -28,7 +30,9 @@ export const ALL_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.CLUSTER, TYPE_URL.ENDP
 export const PUSH_TRIGGERS: Readonly<Record<string, readonly XdsTypeUrl[]>> = {
   WorkloadEntry: [TYPE_URL.ENDPOINT],
   VirtualService: [TYPE_URL.ROUTE, TYPE_URL.LISTENER],
-  Gateway: [TYPE_URL.LISTENER, TYPE_URL.ROUTE],
+  Gateway: [TYPE_URL.LISTENER, TYPE_URL.ROUTE, TYPE_URL.SECRET],
+  // Gateway credentials: a Secret appearing or going changes which TLS servers have filter chains.
+  Secret: [TYPE_URL.SECRET, TYPE_URL.LISTENER, TYPE_URL.ROUTE],
   DestinationRule: [TYPE_URL.CLUSTER, TYPE_URL.ENDPOINT, TYPE_URL.ROUTE],
   ServiceEntry: ALL_TYPES,
   Sidecar: ALL_TYPES,

@@ -3,11 +3,12 @@
  * egress listeners with a port, its ingress listeners. Proxies with the same scope key get the same
  * snapshot, so generation cost grows with the number of distinct scopes, not of proxies.
  */
-import type { ServicePort, SidecarSpec } from '@mesh/config';
+import type { ServerTlsSettings, ServicePort, SidecarSpec } from '@mesh/config';
 import { configKey } from '@mesh/config';
 import type { Proxy } from './proxy';
-import { parseEgressHost, serviceVisible, type PushContext } from './push-context';
+import { parseEgressHost, serviceVisible, type EgressHost, type PushContext } from './push-context';
 import { labelsMatch, type Service, type WorkloadInstance } from './registry';
+import { serviceExported } from './translate-visibility';
 
 export interface EgressListener {
   port: ServicePort;
@@ -27,10 +28,16 @@ export interface IngressListener {
 /** A Gateway server that applies to a router proxy (its selector matches the proxy's labels). */
 export interface GatewayServer {
   gateway: string; // namespace/name
+  /** Index in the Gateway's `servers` (names its filter chain and route configuration). */
+  index: number;
   port: ServicePort;
   bind: string;
   hosts: string[];
+  /** TLS is terminated or passed through (an HTTPS or TLS server with a tls mode). */
   tls: boolean;
+  tlsSettings: ServerTlsSettings | undefined;
+  /** Where the Gateway came from, for warnings. */
+  source: { file: string; index: number };
 }
 
 export interface ProxyScope {
@@ -42,6 +49,8 @@ export interface ProxyScope {
   labels: Record<string, string>;
   interception: Proxy['interception'];
   sidecar: string | undefined;
+  /** The Sidecar's egress hosts (all listeners), or undefined without a Sidecar egress section. */
+  egressHosts: EgressHost[] | undefined;
   services: Service[];
   egress: EgressListener[];
   ingress: IngressListener[];
@@ -56,17 +65,20 @@ export function isHttpPort(port: ServicePort): boolean {
 }
 
 export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
-  const all = push.registry.services();
+  // ServiceEntry exportTo: hosts not exported to the proxy's namespace do not exist for it.
+  const all = push.registry.services().filter((s) => serviceExported(push, s, proxy.namespace));
   const sidecar = push.sidecarFor(proxy);
   const spec: SidecarSpec | undefined = sidecar?.spec;
   const ns = sidecar?.config.meta.namespace ?? proxy.namespace;
   const egressSpecs = spec?.egress ?? [];
   let services: Service[] = all.slice();
   const egress: EgressListener[] = [];
+  const egressHosts: EgressHost[] | undefined = egressSpecs.length > 0 ? [] : undefined;
   if (egressSpecs.length > 0) {
     const visible = new Set<Service>();
     for (const e of egressSpecs) {
       const hosts = e.hosts.map((h) => parseEgressHost(h, ns));
+      egressHosts?.push(...hosts);
       const matched = all.filter((s) => serviceVisible(s, hosts));
       for (const s of matched) visible.add(s);
       if (e.port) {
@@ -102,15 +114,18 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
   if (proxy.type === 'router') {
     for (const g of push.gateways) {
       if (!g.spec.selector || !labelsMatch(g.spec.selector, proxy.labels)) continue;
-      for (const server of g.spec.servers ?? []) {
+      (g.spec.servers ?? []).forEach((server, index) => {
         gatewayServers.push({
           gateway: `${g.config.meta.namespace}/${g.config.meta.name}`,
+          index,
           port: server.port,
           bind: server.bind ?? '0.0.0.0',
           hosts: server.hosts,
-          tls: server.tls !== undefined && (server.port.protocol ?? '').toUpperCase() !== 'HTTP',
+          tls: server.tls?.mode !== undefined && (server.port.protocol ?? '').toUpperCase() !== 'HTTP',
+          tlsSettings: server.tls,
+          source: g.config.source,
         });
-      }
+      });
     }
   }
   return {
@@ -122,6 +137,7 @@ export function computeScope(push: PushContext, proxy: Proxy): ProxyScope {
     labels: proxy.labels,
     interception: proxy.interception,
     sidecar: sidecar ? configKey(sidecar.config) : undefined,
+    egressHosts,
     services,
     egress,
     ingress,

@@ -40,6 +40,14 @@ export class PushContext {
   readonly peerAuthentications: readonly ConfigObject[];
   readonly authorizationPolicies: readonly ConfigObject[];
   readonly securityUsesSelectors: boolean;
+  /** Every VirtualService by `namespace/name` (delegates have no hosts, so only this finds them). */
+  readonly virtualServicesByName: ReadonlyMap<string, ConfigObject>;
+  /** Every DestinationRule per host, in key order (exportTo picks one per proxy namespace: translate-visibility.ts). */
+  readonly destinationRulesAllByHost: ReadonlyMap<string, ScopedConfig<DestinationRuleSpec>[]>;
+  /** ServiceEntry exportTo by config key (`ServiceEntry/ns/name`, a Service's `source`); absent = everywhere. */
+  readonly serviceExportTo: ReadonlyMap<string, readonly string[]>;
+  /** Kubernetes Secrets by `namespace/name` (Gateway credentialName). */
+  readonly secrets: ReadonlyMap<string, ConfigObject>;
 
   constructor(
     readonly version: string,
@@ -51,6 +59,8 @@ export class PushContext {
       gateways?: readonly ConfigObject[];
       peerAuthentications?: readonly ConfigObject[];
       authorizationPolicies?: readonly ConfigObject[];
+      serviceEntries?: readonly ConfigObject[];
+      secrets?: readonly ConfigObject[];
     },
     readonly options: MeshOptions,
     /**
@@ -70,8 +80,22 @@ export class PushContext {
       this.peerAuthentications = sameRoutingAs.peerAuthentications;
       this.authorizationPolicies = sameRoutingAs.authorizationPolicies;
       this.securityUsesSelectors = sameRoutingAs.securityUsesSelectors;
+      this.virtualServicesByName = sameRoutingAs.virtualServicesByName;
+      this.destinationRulesAllByHost = sameRoutingAs.destinationRulesAllByHost;
+      this.serviceExportTo = sameRoutingAs.serviceExportTo;
+      this.secrets = sameRoutingAs.secrets;
       return;
     }
+    this.virtualServicesByName = new Map(configs.virtualServices.map((c) => [`${c.meta.namespace}/${c.meta.name}`, c]));
+    this.secrets = new Map((configs.secrets ?? []).map((c) => [`${c.meta.namespace}/${c.meta.name}`, c]));
+    const exportTo = new Map<string, readonly string[]>();
+    for (const c of configs.serviceEntries ?? []) {
+      const e = (c.spec as { exportTo?: string[] }).exportTo;
+      if (e?.length) exportTo.set(configKey(c), e);
+    }
+    this.serviceExportTo = exportTo;
+    const allDrs = new Map<string, ScopedConfig<DestinationRuleSpec>[]>();
+    this.destinationRulesAllByHost = allDrs;
     let sourceLabels = false;
     for (const c of sortByKey(configs.virtualServices)) {
       const spec = c.spec as unknown as VirtualServiceSpec;
@@ -91,6 +115,7 @@ export class PushContext {
       const spec = c.spec as unknown as DestinationRuleSpec;
       const fqdn = this.resolveHost(spec.host, c.meta.namespace);
       if (!this.destinationRulesByHost.has(fqdn)) this.destinationRulesByHost.set(fqdn, { config: c, spec });
+      allDrs.set(fqdn, [...(allDrs.get(fqdn) ?? []), { config: c, spec }]);
     }
     this.sidecars = sortByKey(configs.sidecars).map((c) => ({ config: c, spec: c.spec as SidecarSpec }));
     this.gateways = sortByKey(configs.gateways ?? []).map((c) => ({ config: c, spec: c.spec as GatewaySpec }));
@@ -103,9 +128,10 @@ export class PushContext {
   private readonly memoTable = new Map<string, unknown>();
   /**
    * Incremental EDS: assignments of the previous push that may be reused as they are, and the hosts
-   * whose endpoints changed (their assignments are rebuilt). Undefined: rebuild everything.
+   * whose endpoints changed (their assignments are rebuilt), among the candidates the changes could
+   * move. Undefined: rebuild everything.
    */
-  edsCarry: { previous: ReadonlyMap<string, object>; dirtyHosts: ReadonlySet<string> } | undefined;
+  edsCarry: { previous: ReadonlyMap<string, object>; dirtyHosts: ReadonlySet<string>; candidates: ReadonlySet<string> } | undefined;
 
   /** A value computed once per push and shared by every proxy class (same object => encoded once). */
   memo<T>(key: string, build: () => T): T {

@@ -11,6 +11,7 @@ import type { Service } from './registry';
 import { applyTrafficPolicy, DEFAULT_CONNECT_TIMEOUT_MS, mergedPolicy } from './translate-traffic-policy';
 import { dnsLoadAssignment } from './translate-endpoints';
 import { destinationSanMatchers } from './translate-security-identity';
+import { destinationRuleFor, destinationRuleKey } from './translate-visibility';
 
 export function outboundClusterName(port: number, subset: string, host: string): string {
   return `outbound|${port}|${subset}|${host}`;
@@ -22,7 +23,7 @@ export function inboundClusterName(port: number): string {
 
 /** Every outbound cluster (base + subsets) of one service port. */
 export function serviceClusters(push: PushContext, scope: ProxyScope, service: Service, port: ServicePort): Cluster[] {
-  const dr = push.destinationRule(service.hostname)?.spec;
+  const dr = destinationRuleFor(push, scope.namespace, service.hostname)?.spec;
   const subsets = ['', ...(dr?.subsets ?? []).map((s) => s.name)];
   const out: Cluster[] = [];
   for (const subset of subsets) {
@@ -65,7 +66,9 @@ export function buildClusters(push: PushContext, scope: ProxyScope): Cluster[] {
   // the snapshot encodes them once per push.
   for (const service of scope.services) {
     for (const port of service.ports) {
-      out.push(...push.memo(`cds:${scope.generator}:${port.number}:${service.hostname}`, () => serviceClusters(push, scope, service, port)));
+      // Keyed by the DestinationRule this namespace sees (exportTo may give namespaces different ones).
+      const dr = destinationRuleKey(push, scope.namespace, service.hostname);
+      out.push(...push.memo(`cds:${scope.generator}:${port.number}:${service.hostname}:${dr}`, () => serviceClusters(push, scope, service, port)));
     }
   }
   if (scope.generator === 'envoy') for (const ingress of scope.ingress) out.push(inboundCluster(ingress));

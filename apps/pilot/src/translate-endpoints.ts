@@ -11,9 +11,20 @@ import { labelsMatch, type Service, type ServiceEndpoint } from './registry';
 function subsetEndpoints(push: PushContext, service: Service, port: ServicePort, subset: string): readonly ServiceEndpoint[] {
   const all = push.registry.endpoints(service, port);
   if (!subset) return all;
-  const def = push.destinationRule(service.hostname)?.spec.subsets?.find((s) => s.name === subset);
+  // The first DestinationRule (key order) that defines the subset: assignments are shared by every namespace.
+  const def = subsetDefinition(push, service.hostname, subset);
   if (!def) return [];
   return all.filter((e) => labelsMatch(def.labels, e.labels));
+}
+
+function subsetDefinition(push: PushContext, host: string, subset: string): { labels?: Record<string, string> } | undefined {
+  const own = push.destinationRule(host)?.spec.subsets?.find((s) => s.name === subset);
+  if (own) return own;
+  for (const dr of push.destinationRulesAllByHost.get(host) ?? []) {
+    const def = dr.spec.subsets?.find((s) => s.name === subset);
+    if (def) return def;
+  }
+  return undefined;
 }
 
 function toAssignment(name: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {

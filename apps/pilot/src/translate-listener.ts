@@ -16,6 +16,7 @@ import type { Service } from './registry';
 import { inboundClusterName, outboundClusterName } from './translate-cluster';
 import { destinationCluster } from './translate-route';
 import { gatewayListeners } from './translate-gateway';
+import { visibleVirtualServices } from './translate-visibility';
 import { buildWorkloadRbac, rbacInOrder, selectAuthzPolicies } from './translate-security-authz';
 import { effectiveMtlsMode, inboundChains } from './translate-security-peer-authn';
 
@@ -54,10 +55,10 @@ export function outboundPorts(scope: ProxyScope): OutboundPort[] {
 
 const envoyHttpFilters = (): ReturnType<typeof routerFilter>[] => [faultFilter(), corsFilter(), routerFilter()];
 
-function tcpChain(push: PushContext, port: number, services: Service[]): FilterChain | undefined {
+function tcpChain(push: PushContext, scope: ProxyScope, port: number, services: Service[]): FilterChain | undefined {
   const svc = services[0];
   if (!svc) return undefined;
-  const vs = push.virtualServices(svc.hostname)[0];
+  const vs = visibleVirtualServices(push, svc.hostname, scope.namespace, scope.egressHosts)[0];
   const tcp = (vs?.spec as VirtualServiceSpec | undefined)?.tcp?.find((t) => !t.match || t.match.some((m) => m.port === undefined || m.port === port));
   const statPrefix = outboundClusterName(port, '', svc.hostname);
   if (vs && tcp?.route?.length) {
@@ -74,7 +75,7 @@ function envoyListeners(push: PushContext, scope: ProxyScope): Listener[] {
   for (const op of outboundPorts(scope)) {
     const chain: FilterChain | undefined = op.http
       ? { filters: [hcmNetworkFilter(httpConnectionManager({ statPrefix: `outbound_${op.port}`, routeConfigName: String(op.port), filters: envoyHttpFilters() }))] }
-      : tcpChain(push, op.port, op.services);
+      : tcpChain(push, scope, op.port, op.services);
     if (!chain) continue;
     if (op.binds.length === 0) {
       const l = socketListener({ name: `0.0.0.0_${op.port}`, address: '0.0.0.0', port: op.port, filterChains: [chain], direction: 'OUTBOUND' });
@@ -138,5 +139,5 @@ function grpcListeners(scope: ProxyScope): Listener[] {
 
 export function buildListeners(push: PushContext, scope: ProxyScope): Listener[] {
   if (scope.generator === 'grpc') return grpcListeners(scope);
-  return scope.type === 'router' ? gatewayListeners(scope) : envoyListeners(push, scope);
+  return scope.type === 'router' ? gatewayListeners(push, scope) : envoyListeners(push, scope);
 }

@@ -15,6 +15,8 @@ import { labelsMatch, type Service } from './registry';
 import { outboundClusterName } from './translate-cluster';
 import { routeMatch, stringMatcher } from './translate-route-match';
 import { mergedPolicy } from './translate-traffic-policy';
+import { expandHttpRoutes } from './translate-delegate';
+import { destinationRuleFor, visibleVirtualServices } from './translate-visibility';
 
 /** Istio's defaults: no route timeout; 2 retries on connection-level and gRPC-unavailable failures. */
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -55,7 +57,7 @@ export function destinationCluster(input: Pick<RouteInput, 'push' | 'namespace' 
 
 function hashPolicies(input: RouteInput, dest: Destination): HashPolicy[] {
   const { host, port } = destinationCluster(input, dest);
-  const ch = mergedPolicy(input.push.destinationRule(host)?.spec, dest.subset ?? '', port)?.loadBalancer?.consistentHash;
+  const ch = mergedPolicy(destinationRuleFor(input.push, input.scope.namespace, host)?.spec, dest.subset ?? '', port)?.loadBalancer?.consistentHash;
   if (!ch) return [];
   if (ch.httpHeaderName) return [{ header: { header_name: ch.httpHeaderName } }];
   if (input.scope.generator === 'grpc') return [];
@@ -181,11 +183,14 @@ export function translateHttpRoute(input: RouteInput, r: HttpRoute, index: numbe
 /** The virtual host of one service port: VirtualService routes if any, else a default route to the service. */
 export function serviceVirtualHost(push: PushContext, scope: ProxyScope, service: Service, port: ServicePort, domains: string[]): VirtualHost {
   const routes: Route[] = [];
-  for (const vs of push.virtualServices(service.hostname)) {
-    const input: RouteInput = { push, scope, namespace: vs.config.meta.namespace, listenerPort: port.number };
-    (vs.spec.http ?? []).forEach((r, i) => routes.push(...translateHttpRoute(input, r, i)));
+  // exportTo and the Sidecar's egress hosts decide which VirtualServices this proxy sees.
+  const visible = visibleVirtualServices(push, service.hostname, scope.namespace, scope.egressHosts);
+  for (const vs of visible) {
+    for (const e of expandHttpRoutes(push, vs)) {
+      routes.push(...translateHttpRoute({ push, scope, namespace: e.namespace, listenerPort: port.number }, e.route, e.index));
+    }
   }
-  if (push.virtualServices(service.hostname).length === 0) {
+  if (visible.length === 0) {
     const input: RouteInput = { push, scope, namespace: service.namespace, listenerPort: port.number };
     routes.push(...translateHttpRoute(input, { route: [{ destination: { host: service.hostname, port: { number: port.number } } }] }, 0).map((r) => ({ ...r, name: 'default' })));
   }
