@@ -299,7 +299,11 @@ spec:
       return last - t0;
     }
 
+    // `MESH_BENCH_CPU_PROFILE=/tmp/p.cpuprofile MESH_BENCH_CPU_PROFILE_PHASE=eds|full`: a CPU profile of Pilot
+    // during that phase only (open it in Chrome DevTools or summarise it by function).
+    const profile = await phaseProfiler(process.env.MESH_BENCH_CPU_PROFILE, process.env.MESH_BENCH_CPU_PROFILE_PHASE ?? 'eds');
     const full: number[] = [];
+    await profile.begin('full');
     const generate: number[] = [];
     for (let i = 0; i < fullIterations && Date.now() < deadline; i++) {
       const ms = await measure(TYPE_URL.CLUSTER, () => writeAtomic(path.join(dir, 'svc-0.yaml'), serviceYaml(0, 'shared', 9000 + i, [8080, 8080])));
@@ -308,12 +312,20 @@ spec:
       if (lp) generate.push(lp.generateMs / Math.max(1, lp.proxies));
       console.log(`full push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (generate ${lp?.generateMs} ms for ${lp?.classes} classes, hand-off to ${lp?.proxies} streams ${lp?.distributeMs} ms)`);
     }
+    await profile.end('full');
     const eds: number[] = [];
+    await profile.begin('eds');
     for (let i = 0; i < edsIterations && Date.now() < deadline; i++) {
       const ms = await measure(TYPE_URL.ENDPOINT, () => writeAtomic(path.join(dir, 'svc-0.yaml'), serviceYaml(0, 'shared', 9000 + fullIterations - 1, [8081 + i, 8080])));
       eds.push(ms);
       const lp = pilot.push.lastPush;
       console.log(`eds push ${i + 1}: ${ms.toFixed(1)} ms to the last ACK (types ${lp?.types.join(',')}; generate ${lp?.generateMs} ms, hand-off ${lp?.distributeMs} ms)`);
+    }
+    await profile.end('eds');
+    if (process.env.MESH_BENCH_HEAP_SNAPSHOT) {
+      // Where the heap goes (for memory work): `MESH_BENCH_HEAP_SNAPSHOT=/tmp/pilot.heapsnapshot npm run bench -- pilot`.
+      const v8 = await import('node:v8');
+      console.log(`heap snapshot: ${v8.writeHeapSnapshot(process.env.MESH_BENCH_HEAP_SNAPSHOT)}`);
     }
     const mem = process.memoryUsage();
     const rssMb = Math.round(mem.rss / 1024 / 1024);
@@ -344,6 +356,29 @@ spec:
     await stop();
     throw err;
   }
+}
+
+/** Starts/stops the inspector's CPU profiler around one phase and writes the profile to `file`. */
+async function phaseProfiler(file: string | undefined, phase: string): Promise<{ begin(p: string): Promise<void>; end(p: string): Promise<void> }> {
+  if (!file) return { begin: async () => undefined, end: async () => undefined };
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  return {
+    begin: async (p) => {
+      if (p === phase) await post('Profiler.start');
+    },
+    end: async (p) => {
+      if (p !== phase) return;
+      const res = (await post('Profiler.stop')) as { profile: object };
+      fs.writeFileSync(file, JSON.stringify(res.profile));
+      console.log(`cpu profile of the ${phase} phase: ${file}`);
+    },
+  };
 }
 
 if (args.includes('--load-child')) runChild();

@@ -1,13 +1,18 @@
 /**
  * `--config-dir`: every *.yaml/*.yml file (not recursive), multi-document, validated and fed to the
  * ConfigStore. Watched with fs.watch plus a periodic rescan (fs.watch misses events on some file
- * systems); a file is re-parsed only when its content changed.
+ * systems). A watch event reads only the file it names; a file is re-parsed only when its content changed
+ * (its parsed documents stay in the store until then).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '@mesh/runtime';
 import type { ConfigStore } from './config-store';
 import { formatErrors, validateYaml } from '@mesh/config';
+
+const YAML_FILE = /\.ya?ml$/;
+/** How long a watch event waits for the rest of its burst before the file is read. */
+const SETTLE_MS = 2;
 
 export interface ConfigDirOptions {
   dir: string;
@@ -23,6 +28,8 @@ export class ConfigDirWatcher {
   private watcher: fs.FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
+  /** Files named by watch events since the last read; 'all' when an event named none (rescan the dir). */
+  private changed: Set<string> | 'all' = new Set();
   invalidDocuments = 0;
 
   constructor(private readonly opts: ConfigDirOptions) {}
@@ -31,7 +38,7 @@ export class ConfigDirWatcher {
   start(): void {
     this.scan();
     try {
-      this.watcher = fs.watch(this.opts.dir, () => this.scheduleScan());
+      this.watcher = fs.watch(this.opts.dir, (_event, name) => this.scheduleRead(name ?? undefined));
       this.watcher.on('error', (err) => this.opts.log.warn('config dir watch failed; rescanning periodically', { dir: this.opts.dir, error: err }));
     } catch (err) {
       this.opts.log.warn('config dir cannot be watched; rescanning periodically', { dir: this.opts.dir, error: err as Error });
@@ -46,19 +53,45 @@ export class ConfigDirWatcher {
     if (this.pending) clearTimeout(this.pending);
   }
 
-  private scheduleScan(): void {
+  /**
+   * A watch event: read the file it names (only that one: the others did not change), or the whole
+   * directory when it names none. Events of one burst (write + rename of an atomic update) are read once.
+   */
+  private scheduleRead(name: string | undefined): void {
+    if (name === undefined) this.changed = 'all';
+    else if (!YAML_FILE.test(name)) return; // editors' and atomic writers' temporary files
+    else if (this.changed !== 'all') this.changed.add(path.join(this.opts.dir, name));
     if (this.pending) return;
-    // Editors write in several steps; read once the burst is over.
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      this.scan();
-    }, 10);
+      const changed = this.changed;
+      this.changed = new Set();
+      if (changed === 'all') this.scan();
+      else for (const file of changed) this.readFile(file);
+    }, SETTLE_MS);
+  }
+
+  /** One file named by a watch event: load it if its content changed, forget it if it is gone. */
+  private readFile(file: string): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      if (!this.texts.has(file)) return;
+      this.texts.delete(file);
+      this.opts.store.removeFile(file);
+      this.opts.log.info('config file removed', { file });
+      return;
+    }
+    if (this.texts.get(file) === text) return;
+    this.texts.set(file, text);
+    this.loadFile(file, text);
   }
 
   scan(): void {
     let names: string[];
     try {
-      names = fs.readdirSync(this.opts.dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+      names = fs.readdirSync(this.opts.dir).filter((n) => YAML_FILE.test(n)).sort();
     } catch (err) {
       this.opts.log.error('cannot read config dir', { dir: this.opts.dir, error: err as Error });
       return;

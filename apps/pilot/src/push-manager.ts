@@ -5,6 +5,7 @@
  */
 import type { Logger } from '@mesh/runtime';
 import { Snapshot, TYPE_URL, type AdsServer, type SnapshotInput, type XdsMessage, type XdsTypeUrl } from '@mesh/xds';
+import type { ConfigObject } from '@mesh/config';
 import type { ConfigChange, ConfigStore } from './config-store';
 import { updateEds } from './generator-eds';
 import { ALL_TYPES, GENERATORS, typesFor } from './generators';
@@ -13,6 +14,7 @@ import type { Proxy } from './proxy';
 import { computeScope, scopeKey, type ProxyScope } from './proxy-scope';
 import { PushContext, type MeshOptions } from './push-context';
 import { Debouncer } from './push-debounce';
+import type { ServiceRegistry } from './registry';
 import { ConfigServiceRegistry } from './registry-config';
 import { ResourceInterner, typeVersion } from './snapshot-version';
 
@@ -111,7 +113,9 @@ export class PushManager {
   /** `sameRoutingAs`: a context whose routing and policy configs are still current (only endpoints changed). */
   private newPushContext(sameRoutingAs?: PushContext): PushContext {
     const s = this.opts.store;
-    const registry = new ConfigServiceRegistry(s.list('ServiceEntry'), s.list('WorkloadEntry'));
+    // Before the first push there is no previous registry (this.push is not set yet).
+    const previous = (this.push as PushContext | undefined)?.registry;
+    const registry = new ConfigServiceRegistry(s.list('ServiceEntry'), s.list('WorkloadEntry'), previous instanceof ConfigServiceRegistry ? previous : undefined);
     return new PushContext(
       String(++this.pushVersion),
       registry,
@@ -131,7 +135,8 @@ export class PushManager {
       this.push.edsCarry = this.edsCarryFor(changes, before, this.push);
       // Istio: an endpoint change that changes a service's set of service accounts is a full push for it
       // (its outbound clusters' SAN lists name them). Unchanged clusters keep their versions: not resent.
-      if (!types.has(TYPE_URL.CLUSTER) && accountsChanged(changes, before, this.push)) types.add(TYPE_URL.CLUSTER);
+      const candidates = this.push.edsCarry?.candidates;
+      if (!types.has(TYPE_URL.CLUSTER) && (!candidates || accountsChanged(candidates, before, this.push))) types.add(TYPE_URL.CLUSTER);
     }
     const endpointsOnly = types.size === 1 && this.push.edsCarry !== undefined;
     if (types.size === 0) return;
@@ -233,52 +238,32 @@ export class PushManager {
   /**
    * What a push's changes mean for endpoints: assignments of every service outside the returned dirty
    * hosts are carried from the previous push as they are (not rebuilt, not hashed, not encoded again).
-   * WorkloadEntries and ServiceEntries dirty the services of their namespaces whose ports or endpoints
-   * differ; a DestinationRule dirties its host (its subsets). Undefined (rebuild everything) for a
-   * wildcard DestinationRule or a kind this does not know.
+   * Only the hosts a changed WorkloadEntry or ServiceEntry may move (registry hostsAffectedBy, before and
+   * after) are compared, and dirty when their ports or endpoints differ; a DestinationRule dirties its host
+   * (its subsets). Undefined (rebuild everything) for a wildcard DestinationRule or a kind this does not know.
    */
   private edsCarryFor(changes: readonly ConfigChange[], before: PushContext, after: PushContext): PushContext['edsCarry'] {
-    const namespaces = new Set<string>();
+    const candidates = new Set<string>();
     const dirtyHosts = new Set<string>();
     for (const c of changes) {
       for (const config of [c.before, c.after]) {
         if (!config) continue;
         if (EDS_NEUTRAL_KINDS.has(c.kind)) continue;
-        if (c.kind === 'WorkloadEntry' || c.kind === 'ServiceEntry') namespaces.add(config.meta.namespace);
-        else if (c.kind === 'DestinationRule') {
+        if (c.kind === 'WorkloadEntry' || c.kind === 'ServiceEntry') {
+          for (const r of [before.registry, after.registry]) for (const h of hostsAffectedBy(r, config)) candidates.add(h);
+        } else if (c.kind === 'DestinationRule') {
           const host = after.resolveHost(String((config.spec as { host?: unknown }).host ?? ''), config.meta.namespace);
           if (host.includes('*')) return undefined;
           dirtyHosts.add(host);
         } else return undefined;
       }
     }
-    const carry = this.edsCarry(before, after, namespaces);
-    for (const h of dirtyHosts) carry.dirtyHosts.add(h);
-    return carry;
-  }
-
-  /** Previous assignments by name, and the hosts whose endpoints differ between two pushes. */
-  private edsCarry(before: PushContext, after: PushContext, namespaces: ReadonlySet<string>): { previous: Map<string, object>; dirtyHosts: Set<string> } {
+    for (const host of candidates) if (endpointsDiffer(before, after, host)) dirtyHosts.add(host);
     const previous = new Map<string, object>();
     for (const cls of this.classes.values()) {
       for (const r of cls.resources.get(TYPE_URL.ENDPOINT) ?? []) previous.set(String((r as { cluster_name?: unknown }).cluster_name), r);
     }
-    const dirtyHosts = new Set<string>();
-    for (const s of after.registry.services()) {
-      if (!namespaces.has(s.namespace)) continue;
-      const old = before.registry.service(s.hostname);
-      if (!old || JSON.stringify(old.ports) !== JSON.stringify(s.ports)) {
-        dirtyHosts.add(s.hostname);
-        continue;
-      }
-      for (const p of s.ports) {
-        if (JSON.stringify(before.registry.endpoints(old, p)) !== JSON.stringify(after.registry.endpoints(s, p))) {
-          dirtyHosts.add(s.hostname);
-          break;
-        }
-      }
-    }
-    return { previous, dirtyHosts };
+    return { previous, dirtyHosts, candidates };
   }
 
   private trimPushStarted(): void {
@@ -288,20 +273,29 @@ export class PushManager {
   }
 }
 
-/**
- * Whether a service of a namespace where WorkloadEntries changed is now backed by another set of service
- * accounts (the SAN list of its outbound clusters names them).
- */
-function accountsChanged(changes: readonly ConfigChange[], before: PushContext, after: PushContext): boolean {
-  const namespaces = new Set<string>();
-  for (const c of changes) if (c.kind === 'WorkloadEntry') namespaces.add((c.after ?? c.before)?.meta.namespace ?? '');
-  if (namespaces.size === 0) return false;
-  for (const s of after.registry.services()) {
-    if (!namespaces.has(s.namespace)) continue;
-    const old = before.registry.service(s.hostname);
-    if (!old || before.registry.serviceAccounts(old).join(',') !== after.registry.serviceAccounts(s).join(',')) return true;
+/** Whether one of the hosts is now backed by another set of service accounts (its clusters' SAN lists name them). */
+function accountsChanged(hosts: ReadonlySet<string>, before: PushContext, after: PushContext): boolean {
+  for (const host of hosts) {
+    const a = before.registry.service(host);
+    const b = after.registry.service(host);
+    if (!a || !b) continue; // a service that appears or goes is a ServiceEntry change (CDS is pushed anyway)
+    if (before.registry.serviceAccounts(a).join(',') !== after.registry.serviceAccounts(b).join(',')) return true;
   }
   return false;
+}
+
+/** Whether a host's ports or endpoints differ between two pushes (a host only one of them has: true). */
+function endpointsDiffer(before: PushContext, after: PushContext, host: string): boolean {
+  const a = before.registry.service(host);
+  const b = after.registry.service(host);
+  if (!a || !b) return true;
+  if (a !== b && JSON.stringify(a.ports) !== JSON.stringify(b.ports)) return true;
+  for (const p of b.ports) if (JSON.stringify(before.registry.endpoints(a, p)) !== JSON.stringify(after.registry.endpoints(b, p))) return true;
+  return false;
+}
+
+function hostsAffectedBy(registry: ServiceRegistry, config: ConfigObject): string[] {
+  return registry instanceof ConfigServiceRegistry ? registry.hostsAffectedBy(config) : registry.services().map((s) => s.hostname);
 }
 
 /** Kinds whose changes cannot change any ClusterLoadAssignment (they choose routes or what a proxy sees). */

@@ -10,6 +10,18 @@ import {
   labelsMatch, parseLocality, type Service, type ServiceEndpoint, type ServiceRegistry, type WorkloadInstance,
 } from './registry';
 
+/** WorkloadEntry config -> its instance (configs are immutable: an unchanged entry maps to the same instance every push). */
+const instances = new WeakMap<ConfigObject, WorkloadInstance>();
+
+function workloadInstance(c: ConfigObject): WorkloadInstance {
+  let w = instances.get(c);
+  if (!w) {
+    w = toInstance(configKey(c), c.meta.namespace, c.spec as WorkloadEntrySpec, c.meta.labels);
+    instances.set(c, w);
+  }
+  return w;
+}
+
 function toInstance(name: string, namespace: string, w: WorkloadEntrySpec, labels: Record<string, string>): WorkloadInstance {
   return {
     name,
@@ -37,14 +49,25 @@ export class ConfigServiceRegistry implements ServiceRegistry {
   private readonly cache = new Map<string, ServiceEndpoint[]>();
   private byName: Map<string, WorkloadInstance> | undefined;
 
-  constructor(serviceEntries: readonly ConfigObject[], workloadEntries: readonly ConfigObject[]) {
-    this.workloads = workloadEntries.map((c) =>
-      toInstance(configKey(c), c.meta.namespace, c.spec as WorkloadEntrySpec, c.meta.labels),
-    );
+  /** The ServiceEntries it was built from (a later registry given the very same list shares its services). */
+  private readonly serviceEntries: readonly ConfigObject[];
+
+  /**
+   * `previous`: the registry of the previous push. When the ServiceEntries are the very same objects (only
+   * WorkloadEntries changed) its services are shared instead of sorted and built again.
+   */
+  constructor(serviceEntries: readonly ConfigObject[], workloadEntries: readonly ConfigObject[], previous?: ConfigServiceRegistry) {
+    this.workloads = workloadEntries.map(workloadInstance);
     for (const w of this.workloads) {
       const list = this.workloadsByNamespace.get(w.namespace) ?? [];
       list.push(w);
       this.workloadsByNamespace.set(w.namespace, list);
+    }
+    this.serviceEntries = serviceEntries;
+    if (previous && sameObjects(previous.serviceEntries, serviceEntries)) {
+      this.byHost = previous.byHost;
+      this.list = previous.list;
+      return;
     }
     // Oldest declaration wins for a host declared twice (sorted by key for determinism).
     const sorted = [...serviceEntries].sort((a, b) => configKey(a).localeCompare(configKey(b)));
@@ -70,6 +93,22 @@ export class ConfigServiceRegistry implements ServiceRegistry {
       }
     }
     this.list = [...this.byHost.values()].map((e) => e.service);
+  }
+
+  /**
+   * Hosts whose endpoints a config may move: a WorkloadEntry's, the services of its namespace that select
+   * it; a ServiceEntry's, its hosts. Other kinds: none.
+   */
+  hostsAffectedBy(config: ConfigObject): string[] {
+    if (config.kind === 'ServiceEntry') return [...((config.spec as unknown as ServiceEntrySpec).hosts ?? [])];
+    if (config.kind !== 'WorkloadEntry') return [];
+    const w = workloadInstance(config);
+    const out: string[] = [];
+    for (const e of this.byHost.values()) {
+      const selector = e.spec.workloadSelector;
+      if (selector && e.service.namespace === w.namespace && labelsMatch(selector.labels, w.labels)) out.push(e.service.hostname);
+    }
+    return out;
   }
 
   services(): readonly Service[] {
@@ -122,4 +161,10 @@ export class ConfigServiceRegistry implements ServiceRegistry {
     this.cache.set(key, out);
     return out;
   }
+}
+
+function sameObjects(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
