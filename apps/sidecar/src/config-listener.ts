@@ -6,6 +6,7 @@ import {
   arr, bool, dataSourceText, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
 import { compileCors, compileFault, compileRouteConfiguration, type CorsPolicy, type FaultPolicy, type RouteTable } from './config-route';
+import { checkDistinctMatches, compileFilterChainMatch, EMPTY_MATCH, needsTlsInspector, type FilterChainMatch } from './filter-chain-match';
 import { compileRbacFilter, type RbacConfig } from './rbac-policy';
 
 export type HttpFilterConfig =
@@ -54,9 +55,13 @@ export interface TlsServerConfig {
 /** One filter chain with its filter_chain_match (empty match fields match anything). */
 export interface FilterChainConfig {
   name: string;
-  /** 'tls', 'raw_buffer' or '' (any) */
+  /** filter_chain_match compiled (filter-chain-match.ts) */
+  match: FilterChainMatch;
+  /** listener.default_filter_chain: used only when no other chain matches */
+  isDefault: boolean;
+  /** match.transportProtocol: 'tls', 'raw_buffer' or '' (any) */
   transportProtocol: string;
-  /** 0 = any */
+  /** match.destinationPort: 0 = any */
   destinationPort: number;
   hcm: HcmConfig | undefined;
   tcp: TcpProxyConfig | undefined;
@@ -75,6 +80,9 @@ export interface ListenerConfig {
   tls: TlsServerConfig | undefined;
   /** Every filter chain (the fields above are the first chain's); more than one, SDS TLS or a match need the chain listener. */
   chains: FilterChainConfig[];
+  /** listener filters that look at the first bytes: tls_inspector (configured, or needed by a match, as Envoy injects it) and http_inspector */
+  inspectTls: boolean;
+  inspectHttp: boolean;
   /** A short fingerprint of what requires a rebind: address + kind + tls. */
   socketKey: string;
 }
@@ -206,19 +214,14 @@ function tcpProxy(cfg: Obj, path: string, issues: Issues): TcpProxyConfig {
   };
 }
 
-function filterChain(chain: Obj, cp: string, issues: Issues): FilterChainConfig {
-  const match = obj(chain, 'filter_chain_match', cp, issues) ?? {};
-  const transportProtocol = str(match, 'transport_protocol');
-  if (transportProtocol !== '' && transportProtocol !== 'tls' && transportProtocol !== 'raw_buffer') {
-    issues.add(`${cp}.filter_chain_match.transport_protocol`, `must be "tls" or "raw_buffer", got "${transportProtocol}"`);
-  }
-  for (const k of ['server_names', 'application_protocols', 'prefix_ranges', 'source_prefix_ranges', 'direct_source_prefix_ranges', 'source_ports']) {
-    if (arr(match, k, `${cp}.filter_chain_match`, issues).length > 0) issues.add(`${cp}.filter_chain_match.${k}`, 'is not supported by this proxy');
-  }
+function filterChain(chain: Obj, cp: string, issues: Issues, isDefault = false): FilterChainConfig {
+  const match = isDefault ? EMPTY_MATCH : compileFilterChainMatch(obj(chain, 'filter_chain_match', cp, issues), `${cp}.filter_chain_match`, issues);
   const out: FilterChainConfig = {
     name: str(chain, 'name'),
-    transportProtocol,
-    destinationPort: wrappedNum(match, 'destination_port', 0),
+    match,
+    isDefault,
+    transportProtocol: match.transportProtocol,
+    destinationPort: match.destinationPort,
     hcm: undefined,
     tcp: undefined,
     tls: tlsServer(chain, cp, issues),
@@ -257,21 +260,29 @@ export function compileListener(l: Obj, path = 'listener'): ValidationResult<Lis
     chainPath = `${path}.default_filter_chain`;
   }
   const compiled: FilterChainConfig[] = [];
+  const chainPaths: string[] = [];
   if (chains.length === 0) issues.add(`${path}.filter_chains`, 'needs at least one filter chain');
   for (const [ci, chain] of chains.entries()) {
     if (!isObj(chain)) continue;
-    const cp = chainPath.endsWith('default_filter_chain') ? chainPath : `${chainPath}[${ci}]`;
-    compiled.push(filterChain(chain, cp, issues));
+    const onlyDefault = chainPath.endsWith('default_filter_chain');
+    const cp = onlyDefault ? chainPath : `${chainPath}[${ci}]`;
+    compiled.push(filterChain(chain, cp, issues, onlyDefault));
+    chainPaths.push(cp);
   }
-  // Envoy appends default_filter_chain as the chain of last resort.
-  if (def && chainPath !== `${path}.default_filter_chain`) compiled.push(filterChain(def, `${path}.default_filter_chain`, issues));
+  checkDistinctMatches(compiled, chainPaths, issues);
+  // default_filter_chain: the chain of last resort, when no filter_chain_match matches.
+  if (def && chainPath !== `${path}.default_filter_chain`) compiled.push(filterChain(def, `${path}.default_filter_chain`, issues, true));
+  const listenerFilters = arr(l, 'listener_filters', path, issues).filter(isObj);
+  const hasFilter = (name: string, type: string) => listenerFilters.some((f) => str(f, 'name') === name || (isObj(f.typed_config) && typeName(f.typed_config) === type));
+  const inspectTls = hasFilter('envoy.filters.listener.tls_inspector', 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector') || compiled.some((c) => needsTlsInspector(c.match));
+  const inspectHttp = hasFilter('envoy.filters.listener.http_inspector', 'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector');
   const kinds = new Set(compiled.map((c) => (c.hcm ? 'http' : 'tcp')));
   if (kinds.size > 1 && compiled.some((c) => !c.hcm && !c.tcp)) issues.add(`${path}.filter_chains`, 'every filter chain needs an http_connection_manager or tcp_proxy filter');
   const firstChain = compiled[0];
   const hcmCfg = firstChain?.hcm;
   const tcpCfg = firstChain?.tcp;
   const tls = firstChain?.tls;
-  const chained = compiled.length > 1 || compiled.some((c) => c.transportProtocol !== '' || c.destinationPort !== 0 || c.networkRbac !== undefined || c.tls?.sdsCert !== undefined);
+  const chained = compiled.length > 1 || compiled.some((c) => c.match !== EMPTY_MATCH || c.networkRbac !== undefined || c.tls?.sdsCert !== undefined);
   if (issues.list.length || !addr) return { ok: false, errors: issues.list };
   const kind = hcmCfg ? 'http' : 'tcp';
   return {
@@ -285,6 +296,8 @@ export function compileListener(l: Obj, path = 'listener'): ValidationResult<Lis
       tcp: tcpCfg,
       tls,
       chains: compiled,
+      inspectTls,
+      inspectHttp,
       socketKey: chained ? `${addr.host}:${addr.port}/chains` : `${addr.host}:${addr.port}/${kind}/${hcmCfg?.codec ?? ''}/${tls ? 'tls' : 'plain'}`,
     },
   };

@@ -1,7 +1,8 @@
 /**
  * A listener with several filter chains (Istio's inbound listener): each connection picks its chain by
- * filter_chain_match (destination port, then transport protocol: 'tls' when the first byte is a TLS
- * handshake record, else 'raw_buffer', as Envoy's tls_inspector reports it), then: TLS terminated with the
+ * filter_chain_match in Envoy's order (filter-chain-match.ts), after the listener filters looked at the
+ * first bytes without consuming them (listener-inspector.ts: transport protocol, SNI and ALPN from the
+ * ClientHello; h2c / http/1.x from plaintext), else the default_filter_chain; then: TLS terminated with the
  * chain's DownstreamTlsContext (SDS 'default'/'ROOTCA' from the node agent, rotated in place), the peer's
  * SPIFFE id recorded, the network RBAC filter applied, and the connection handed to the chain's HTTP
  * connection manager or TCP proxy. No matching chain: the connection is closed (STRICT refuses plaintext).
@@ -11,6 +12,7 @@ import * as tls from 'node:tls';
 import type { Logger } from '@mesh/runtime';
 import type { ClusterManager } from './cluster-manager';
 import type { FilterChainConfig, ListenerConfig, TlsServerConfig } from './config-listener';
+import { connectionFacts, selectChain, type FilterChainMatch } from './filter-chain-match';
 import type { HcmDeps } from './hcm';
 import { HttpListener } from './listener-http';
 import { TcpListener } from './listener-tcp';
@@ -20,10 +22,13 @@ import type { MeshStats } from './stats';
 import { recordPeerPrincipal } from './tls-peer';
 import type { LocalSecrets } from './tls-secrets';
 import { listenOn } from './listen';
+import { inspect, type Inspection } from './listener-inspector';
 
-const TLS_HANDSHAKE = 0x16;
 /** Envoy's listener_filters_timeout default: a client that sends nothing is closed after 15 s. */
 const INSPECT_TIMEOUT_MS = 15_000;
+/** No listener filters: every connection is raw_buffer without SNI or ALPN. */
+const NOTHING_SEEN: Inspection = { transport: 'raw_buffer', sni: '', alpn: [] };
+const matchOfHandler = (h: ChainHandler): FilterChainMatch => h.chain.match;
 
 export interface ChainDeps {
   hcm: HcmDeps;
@@ -103,7 +108,7 @@ class ChainHandler {
    */
   tryUpdate(chain: FilterChainConfig, listener: ListenerConfig): boolean {
     if (Boolean(chain.hcm) !== Boolean(this.http) || Boolean(chain.tcp) !== Boolean(this.tcp)) return false;
-    if (JSON.stringify(chain.tls) !== JSON.stringify(this.chain.tls) || chain.transportProtocol !== this.chain.transportProtocol || chain.destinationPort !== this.chain.destinationPort) return false;
+    if (JSON.stringify(chain.tls) !== JSON.stringify(this.chain.tls) || JSON.stringify(chain.match) !== JSON.stringify(this.chain.match) || chain.isDefault !== this.chain.isDefault) return false;
     const cfg: ListenerConfig = { ...listener, hcm: chain.hcm, tcp: chain.tcp, tls: chain.tls, chains: [chain] };
     this.http?.update(cfg);
     this.tcp?.update(cfg);
@@ -167,8 +172,10 @@ export class ChainListener {
   readonly server: net.Server;
   private cfg: ListenerConfig;
   private handlers: ChainHandler[];
+  /** the handlers matched by filter_chain_match, and the default_filter_chain's */
+  private matchable: ChainHandler[];
+  private fallback: ChainHandler | undefined;
   private readonly retired = new Set<ChainHandler>();
-  private inspect: boolean;
 
   constructor(
     cfg: ListenerConfig,
@@ -177,7 +184,8 @@ export class ChainListener {
   ) {
     this.cfg = cfg;
     this.handlers = cfg.chains.map((c) => new ChainHandler(c, cfg, d));
-    this.inspect = cfg.chains.some((c) => c.transportProtocol !== '');
+    this.matchable = this.handlers.filter((h) => !h.chain.isDefault);
+    this.fallback = this.handlers.find((h) => h.chain.isDefault);
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
   }
 
@@ -201,50 +209,53 @@ export class ChainListener {
     }
     this.cfg = cfg;
     this.handlers = next;
-    this.inspect = cfg.chains.some((c) => c.transportProtocol !== '');
+    this.matchable = next.filter((h) => !h.chain.isDefault);
+    this.fallback = next.find((h) => h.chain.isDefault);
   }
 
-  /** Envoy's order: destination port (exact beats any), then transport protocol (exact beats any). */
-  private select(port: number, protocol: string): ChainHandler | undefined {
-    let best: ChainHandler | undefined;
-    let bestScore = -1;
-    for (const h of this.handlers) {
-      const c = h.chain;
-      if (c.destinationPort !== 0 && c.destinationPort !== port) continue;
-      if (c.transportProtocol !== '' && c.transportProtocol !== protocol) continue;
-      const score = (c.destinationPort !== 0 ? 2 : 0) + (c.transportProtocol !== '' ? 1 : 0);
-      if (score > bestScore) {
-        best = h;
-        bestScore = score;
-      }
-    }
-    return best;
+  private select(socket: net.Socket, seen: Inspection): ChainHandler | undefined {
+    const facts = connectionFacts({ address: socket.localAddress, port: socket.localPort }, { address: socket.remoteAddress, port: socket.remotePort }, seen);
+    return selectChain(this.matchable, matchOfHandler, facts) ?? this.fallback;
   }
 
   private onConnection(socket: net.Socket): void {
     socket.on('error', () => undefined);
-    const port = socket.localPort ?? 0;
-    if (!this.inspect) {
-      const h = this.select(port, 'raw_buffer');
-      if (h) h.accept(socket, socket);
-      else socket.destroy();
+    const cfg = this.cfg;
+    if (!cfg.inspectTls && !cfg.inspectHttp) {
+      this.dispatch(socket, undefined, NOTHING_SEEN);
       return;
     }
+    // Listener filters: read until the inspectors know enough (or Envoy's listener_filters_timeout).
     const timer = setTimeout(() => socket.destroy(), INSPECT_TIMEOUT_MS);
-    socket.once('data', (first: Buffer) => {
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
+      const r = inspect(seen, cfg.inspectTls, cfg.inspectHttp);
+      if (r === 'more') return;
       clearTimeout(timer);
+      socket.off('data', onData);
       socket.pause();
-      const protocol = first[0] === TLS_HANDSHAKE ? 'tls' : 'raw_buffer';
-      const h = this.select(port, protocol);
-      if (!h) {
-        this.d.log.debug('no filter chain matches; connection closed', { listener: this.cfg.name, transportProtocol: protocol, port });
+      if (r === 'too-large') {
+        this.d.log.debug('TLS ClientHello too large; connection closed', { listener: cfg.name });
         socket.destroy();
         return;
       }
-      // The first bytes are already read: replay them through a stream without a handle.
-      h.accept(new PrefacedSocket(socket, first) as unknown as net.Socket, socket);
-    });
+      this.dispatch(socket, seen, r);
+    };
+    socket.on('data', onData);
     socket.once('close', () => clearTimeout(timer));
+  }
+
+  private dispatch(socket: net.Socket, first: Buffer | undefined, seen: Inspection): void {
+    const h = this.select(socket, seen);
+    if (!h) {
+      this.d.log.debug('no filter chain matches; connection closed', { listener: this.cfg.name, transportProtocol: seen.transport, serverName: seen.sni, alpn: seen.alpn.join(','), port: socket.localPort });
+      socket.destroy();
+      return;
+    }
+    // Bytes already read are replayed through a stream without a handle.
+    if (first) h.accept(new PrefacedSocket(socket, first) as unknown as net.Socket, socket);
+    else h.accept(socket, socket);
   }
 
   activeRequests(): number {

@@ -92,7 +92,7 @@ describe('RBAC and filter chain validation', () => {
       address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
       filter_chains: [
         { filter_chain_match: { transport_protocol: 'quic' }, filters: [hcm] },
-        { filter_chain_match: { server_names: ['a.example'] }, filters: [hcm] },
+        { filter_chain_match: { server_names: ['a*.example'] }, filters: [hcm] },
       ],
     });
     assert.ok(!r.ok);
@@ -104,7 +104,7 @@ describe('RBAC and filter chain validation', () => {
       `${base}["bad"].principals[0].direct_remote_ip.address_prefix`,
       `${base}["empty"].permissions`,
       'listener.filter_chains[0].filter_chain_match.transport_protocol',
-      'listener.filter_chains[1].filter_chain_match.server_names',
+      'listener.filter_chains[1].filter_chain_match.server_names[0]',
     ]) {
       assert.ok(paths.includes(want), `missing ${want} in ${paths.join(', ')}`);
     }
