@@ -1,11 +1,12 @@
 /**
- * npm run bench -- citadel [--seconds 6] [--concurrency 16] [--latency-concurrency 4]
+ * npm run bench -- citadel [--seconds 6] [--concurrency 16] [--latency-concurrency 4] [--rate 500] [--rate-seconds 10]
  *
  * Certificates per second over gRPC (TLS, one HTTP/2 channel) from the built citadel binary
  * (dist/apps/citadel/main.js, its own process) for ECDSA P-256 and RSA 2048 CSRs, and issue latency.
  * CSRs and keys are generated before the timed part. Phases: a closed loop with `concurrency` requests
- * in flight per key type (throughput), then `latency-concurrency` in flight for ECDSA (latency under a
- * moderate load). Also times the CA's stages in-process (CSR parse+verify, forge encoding, signature)
+ * in flight per key type (saturated throughput: `ecdsa_per_s`, `rsa_per_s`), `latency-concurrency` in
+ * flight for ECDSA, then the headline latency: an open loop offering `rate` ECDSA CSRs per second for
+ * `rate-seconds`, p99 counted from when each request was due (`p99_ms`). Also times the CA's stages in-process (CSR parse+verify, forge encoding, signature)
  * and, for comparison, node-forge's own pure-JS RSA signature. Bounded: each phase stops after
  * `seconds` or 200,000 requests. Last line: {"ecdsa_per_s","rsa_per_s","p99_ms",...}.
  */
@@ -27,7 +28,19 @@ function arg(name: string, def: number): number {
 const SECONDS = arg('seconds', 6);
 const CONCURRENCY = arg('concurrency', 16);
 const LATENCY_CONCURRENCY = arg('latency-concurrency', 4);
+const RATE = arg('rate', 500);
+const RATE_SECONDS = arg('rate-seconds', 10);
 const MAX_REQUESTS = 200_000;
+const profileArg = args.indexOf('--cpu-prof-dir');
+/** --cpu-prof-dir <dir>: run citadel under V8's CPU profiler; one profile per CA written there on exit. */
+const PROFILE_DIR = profileArg >= 0 ? path.resolve(args[profileArg + 1]) : undefined;
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -35,7 +48,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startCitadel(dir: string, caKeyType: string): Promise<{ child: ChildProcess; grpcPort: number }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--ca-key-type', caKeyType], {
+  const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const child = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--ca-key-type', caKeyType], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -60,9 +74,12 @@ interface PhaseResult {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU time of the citadel process per issued certificate (µs): what load disturbs least */
+  serverCpuUs: number;
 }
 
-async function phase(client: CaClient, token: string, csrs: string[], concurrency: number, seconds: number): Promise<PhaseResult> {
+async function phase(client: CaClient, token: string, csrs: string[], concurrency: number, seconds: number, pid: number): Promise<PhaseResult> {
+  const cpu0 = cpuSeconds(pid);
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
@@ -83,7 +100,52 @@ async function phase(client: CaClient, token: string, csrs: string[], concurrenc
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { count: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const serverCpuUs = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, latencies.length);
+  return { count: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs };
+}
+
+/**
+ * Open loop at a fixed offered rate: request i is due at start + i/rate, sent when due whatever is still
+ * in flight, and its latency counts from when it was due (so a stalled server cannot hide its queue by
+ * slowing the sender down). Bounded by `seconds` and by rate * seconds requests.
+ */
+async function openLoop(client: CaClient, token: string, csrs: string[], rate: number, seconds: number, pid: number): Promise<PhaseResult & { offered: number; maxInFlight: number; lateSendMs: number }> {
+  const cpu0 = cpuSeconds(pid);
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  let errors = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let lateSendMs = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const one = async (i: number): Promise<void> => {
+    const due = started + (i * 1000) / rate;
+    lateSendMs = Math.max(lateSendMs, performance.now() - due);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      await client.requestCertificate({ token, csrPem: csrs[i % csrs.length] });
+      latencies.push(performance.now() - due);
+    } catch {
+      // A failed request never got its certificate: it counts as slower than any success.
+      errors++;
+      latencies.push(Number.POSITIVE_INFINITY);
+    } finally {
+      inFlight--;
+    }
+  };
+  while (pending.length < total && performance.now() - started < seconds * 1000 + 1000) {
+    const dueNow = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    while (pending.length < dueNow) pending.push(one(pending.length));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const ok = latencies.length - errors;
+  const serverCpuUs = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, ok);
+  return { count: ok, errors, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs, offered: pending.length / seconds, maxInFlight, lateSendMs };
 }
 
 async function csrsFor(kind: WorkloadKeyKind, count: number): Promise<string[]> {
@@ -108,7 +170,7 @@ async function stages(ecdsaCsr: string, rsaCsr: string): Promise<Record<string, 
     for (let i = 0; i < n; i++) await fn();
     return Math.round(((performance.now() - t0) / n) * 1000);
   };
-  const parsed = parseCsr(ecdsaCsr);
+  const parsed = await parseCsr(ecdsaCsr);
   const tbsOnly = { algorithmIdentifier: signer.algorithmIdentifier, publicKey: signer.publicKey, description: 'noop', sign: async () => Buffer.alloc(256) };
   const spec = {
     notBefore: new Date(),
@@ -136,25 +198,31 @@ interface CaRun {
   ecdsa: PhaseResult;
   rsa: PhaseResult;
   latency: PhaseResult;
+  atRate: Awaited<ReturnType<typeof openLoop>>;
 }
 
 /** One citadel process with a fresh CA of the given key type; throughput and latency phases. */
 async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Promise<CaRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'citadel-bench-'));
   const { child, grpcPort } = await startCitadel(dir, caKeyType);
+  const pid = child.pid ?? 0;
   try {
     const tokenRun = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), 'issue-token', '--ca-dir', dir, '--namespace', 'bench', '--service-account', 'load', '--log-level', 'warn'], { encoding: 'utf8' });
     const token = tokenRun.stdout.trim().split('\n').pop() ?? '';
     const client = createCaClient({ address: `127.0.0.1:${grpcPort}`, rootCertPem: readFileSync(path.join(dir, 'root-cert.pem'), 'utf8') });
     try {
-      await phase(client, token, ecdsa, CONCURRENCY, 1); // warm-up: JIT, TLS, HTTP/2 channel
-      const e = await phase(client, token, ecdsa, CONCURRENCY, SECONDS);
-      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${CONCURRENCY} in flight: ${e.perSecond.toFixed(0)} certs/s, p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms, ${e.count} ok, ${e.errors} errors`);
-      const r = await phase(client, token, rsa, CONCURRENCY, SECONDS);
-      console.log(`CA ${caKeyType}: RSA 2048 CSRs,    ${CONCURRENCY} in flight: ${r.perSecond.toFixed(0)} certs/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.count} ok, ${r.errors} errors`);
-      const l = await phase(client, token, ecdsa, LATENCY_CONCURRENCY, SECONDS);
+      await phase(client, token, ecdsa, CONCURRENCY, 1, pid); // warm-up: JIT, TLS, HTTP/2 channel
+      const e = await phase(client, token, ecdsa, CONCURRENCY, SECONDS, pid);
+      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${CONCURRENCY} in flight: ${e.perSecond.toFixed(0)} certs/s, p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms, ${e.count} ok, ${e.errors} errors, server ${e.serverCpuUs.toFixed(0)} µs CPU/cert`);
+      const r = await phase(client, token, rsa, CONCURRENCY, SECONDS, pid);
+      console.log(`CA ${caKeyType}: RSA 2048 CSRs,    ${CONCURRENCY} in flight: ${r.perSecond.toFixed(0)} certs/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.count} ok, ${r.errors} errors, server ${r.serverCpuUs.toFixed(0)} µs CPU/cert`);
+      const l = await phase(client, token, ecdsa, LATENCY_CONCURRENCY, SECONDS, pid);
       console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${LATENCY_CONCURRENCY} in flight: ${l.perSecond.toFixed(0)} certs/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
-      return { ecdsa: e, rsa: r, latency: l };
+      const o = await openLoop(client, token, ecdsa, RATE, RATE_SECONDS, pid);
+      console.log(
+        `CA ${caKeyType}: ECDSA P-256 CSRs, open loop at ${RATE}/s for ${RATE_SECONDS} s: ${o.count} ok, ${o.errors} errors, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms (from when each request was due), max ${o.maxInFlight} in flight, sender up to ${o.lateSendMs.toFixed(1)} ms late, server ${o.serverCpuUs.toFixed(0)} µs CPU/cert`,
+      );
+      return { ecdsa: e, rsa: r, latency: l, atRate: o };
     } finally {
       client.close();
     }
@@ -176,21 +244,25 @@ async function main(): Promise<void> {
   const ecCa = await runWithCa('ec-p256', ecdsa, rsa);
   const profile = await stages(ecdsa[0], rsa[0]);
   console.log(`stages (us/op, in-process): ${JSON.stringify(profile)}`);
-  const round = (x: number): number => Number(x.toFixed(2));
+  // A percentile that fell on a failed request is not a number of milliseconds: null in the JSON.
+  const round = (x: number): number | null => (Number.isFinite(x) ? Number(x.toFixed(2)) : null);
   console.log(
     JSON.stringify({
       ecdsa_per_s: Math.round(rsaCa.ecdsa.perSecond),
       rsa_per_s: Math.round(rsaCa.rsa.perSecond),
-      p99_ms: round(rsaCa.latency.p99),
+      p99_ms: round(rsaCa.atRate.p99),
       ca_key: 'rsa-2048 (default)',
-      p99_ms_at_concurrency: LATENCY_CONCURRENCY,
+      p99_offered_per_s: RATE,
+      p50_ms_at_rate: round(rsaCa.atRate.p50),
+      max_in_flight_at_rate: rsaCa.atRate.maxInFlight,
+      p99_ms_at_4_in_flight: round(rsaCa.latency.p99),
       throughput_concurrency: CONCURRENCY,
       ecdsa_p99_ms_saturated: round(rsaCa.ecdsa.p99),
       rsa_p99_ms_saturated: round(rsaCa.rsa.p99),
       ec_ca_ecdsa_per_s: Math.round(ecCa.ecdsa.perSecond),
       ec_ca_rsa_per_s: Math.round(ecCa.rsa.perSecond),
-      ec_ca_p99_ms: round(ecCa.latency.p99),
-      errors: [rsaCa, ecCa].reduce((n, c) => n + c.ecdsa.errors + c.rsa.errors + c.latency.errors, 0),
+      ec_ca_p99_ms: round(ecCa.atRate.p99),
+      errors: [rsaCa, ecCa].reduce((n, c) => n + c.ecdsa.errors + c.rsa.errors + c.latency.errors + c.atRate.errors, 0),
       load_average_1m_after: round(loadavg()[0]),
       ...profile,
     }),

@@ -56,7 +56,7 @@ export class CertificateAuthority {
     const material = this.current;
     const lifetime = this.lifetimeMs(request.validity);
     const identity = spiffeId(this.policy.trustDomain, request.caller.namespace, request.caller.serviceAccount);
-    const csr = parseCsr(request.csrPem);
+    const csr = await parseCsr(request.csrPem);
     for (const san of csr.sans) {
       if (san.kind === 'URI' && san.value.startsWith('spiffe://') && san.value !== identity) {
         throw errors.create('IDENTITY_MISMATCH', { requested: san.value, allowed: identity });

@@ -76,7 +76,22 @@ function requestedSans(attributes: Tlv | undefined): SubjectAltName[] {
   return sans;
 }
 
-export function parseCsr(pem: string): ParsedCsr {
+/** Checks the request's self-signature on libuv's thread pool (the event loop keeps serving meanwhile). */
+function verifyOffThread(hash: string, data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    try {
+      verify(hash, data, key, signature, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * Parses and checks a PEM PKCS#10 request: structure, key type and strength, signature algorithm, the
+ * self-signature (proof that the caller holds the key; verified off the event loop) and the requested SANs.
+ */
+export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (typeof pem !== 'string' || pem.trim() === '') throw malformed('empty; send a PEM "CERTIFICATE REQUEST"');
   const blocks = pemBlocks(pem, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
   if (blocks.length !== 1) throw malformed(`expected exactly one PEM "CERTIFICATE REQUEST" block, found ${blocks.length}`);
@@ -113,12 +128,7 @@ export function parseCsr(pem: string): ParsedCsr {
   } catch (err) {
     throw errors.create('CSR_KEY_UNSUPPORTED', { key: `${keyDescription} (unreadable: ${(err as Error).message})` });
   }
-  let valid = false;
-  try {
-    valid = verify(alg.hash, info.bytes, publicKey, signature.contents.subarray(1));
-  } catch {
-    valid = false;
-  }
+  const valid = await verifyOffThread(alg.hash, info.bytes, publicKey, signature.contents.subarray(1));
   if (!valid) throw errors.create('CSR_SIGNATURE_INVALID', { algorithm: alg.name });
   let sans: SubjectAltName[];
   try {
