@@ -16,7 +16,8 @@ import { CorsFilter } from './filter-cors';
 import { FaultFilter } from './filter-fault';
 import { RbacFilter } from './filter-rbac';
 import type { HttpFilter } from './http-filter';
-import { HttpStream, type DownstreamRequest, type DownstreamResponse } from './http-stream';
+import { H1Response } from './downstream-h1-exchange';
+import { HttpStream, respond, type DownstreamRequest, type DownstreamResponse } from './http-stream';
 import { PEER_METADATA, PEER_METADATA_ID, UNKNOWN_PEER } from './peer-metadata';
 import { flagString, Flag } from './response-flags';
 import { matchRoute, RouteQuery, selectVirtualHost } from './route-match';
@@ -109,7 +110,15 @@ export class HttpConnectionManager implements RouterHost {
     }
     this.active++;
     this.deps.stats.server.downstream_rq_total++;
-    res.once('close', () => this.onClose(s));
+    if (res instanceof H1Response) {
+      res.context = s;
+      res.onclose = this.onH1Close;
+      res.ontimeout = this.onH1Timeout;
+    } else {
+      res.once('close', () => this.onClose(s));
+      const idle = this.config.streamIdleTimeoutMs;
+      if (idle > 0) (req as http2.Http2ServerRequest).setTimeout(idle, () => this.streamTimeout(s, 'stream_idle'));
+    }
     if (!authority && !isH2) {
       this.sendLocal(s, 400, 'missing host header');
       return;
@@ -124,6 +133,30 @@ export class HttpConnectionManager implements RouterHost {
     }
     this.continueDecoding(s);
   };
+
+  private readonly onH1Close = (res: H1Response): void => this.onClose(res.context as HttpStream);
+  private readonly onH1Timeout = (res: H1Response, kind: 'request' | 'stream_idle'): void => this.streamTimeout(res.context as HttpStream, kind);
+
+  /**
+   * request_timeout (the request did not arrive in time) or stream_idle_timeout (nothing moved either way):
+   * 408 when no response started (stream idle: flag SI, as Envoy), else the stream is reset.
+   */
+  streamTimeout(s: HttpStream, kind: 'request' | 'stream_idle'): void {
+    if (s.done) return;
+    const server = this.deps.stats.server;
+    if (kind === 'stream_idle') {
+      s.flags |= Flag.SI;
+      server.downstream_rq_idle_timeout++;
+    } else server.downstream_rq_timeout++;
+    const cancel = s.cancel;
+    s.cancel = undefined;
+    cancel?.();
+    if (s.res.headersSent) {
+      if (!s.res.writableEnded) s.res.destroy();
+      return;
+    }
+    this.sendLocal(s, 408, kind === 'stream_idle' ? 'stream timeout' : 'request timeout');
+  }
 
   continueDecoding(s: HttpStream): void {
     const f = this.filters;
@@ -174,9 +207,9 @@ export class HttpConnectionManager implements RouterHost {
       h['content-length'] = String(Buffer.byteLength(body));
     } else if (status !== 204 && status !== 304) h['content-length'] = '0';
     if (s.corsPolicy && status !== 200) h['access-control-allow-origin'] = s.corsOrigin;
-    res.writeHead(status, h);
-    res.end(body);
     s.responseBytes += Buffer.byteLength(body);
+    respond(res, status, h);
+    res.end(body);
   }
 
   sendGrpcLocal(s: HttpStream, grpcStatus: number, message: string): void {
@@ -186,7 +219,7 @@ export class HttpConnectionManager implements RouterHost {
       res.destroy();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': encodeURIComponent(message), server: this.serverName });
+    respond(res, 200, { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': encodeURIComponent(message), server: this.serverName });
     res.end();
   }
 

@@ -2,13 +2,38 @@
  * One downstream HTTP request as it passes the connection manager, the filters and the router. All of its
  * state lives in this class, with every field set in the constructor (stable shape on the hot path).
  */
-import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { CorsPolicy, Route, VirtualHost } from './config-route';
+import { H1Request, H1Response } from './downstream-h1-exchange';
 import type { RouteQuery } from './route-match';
 
-export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+/** HTTP/1.1 comes from the listener's own codec, HTTP/2 from node:http2's compatibility API. */
+export type DownstreamRequest = H1Request | http2.Http2ServerRequest;
+export type DownstreamResponse = H1Response | http2.Http2ServerResponse;
+
+/** The request body as a stream (HTTP/1.1: created on first use). */
+export function requestBody(req: DownstreamRequest): Readable {
+  return req instanceof H1Request ? req.body() : req;
+}
+
+/** true when a request body follows the head */
+export function requestHasBody(req: DownstreamRequest): boolean {
+  return req instanceof H1Request ? req.hasBody : !req.stream.endAfterHeaders;
+}
+
+/** Writes response body bytes; false when the peer is full (then `onDrain` runs once it drained). */
+export function writeResponse(res: DownstreamResponse, chunk: Buffer, onDrain: () => void): boolean {
+  if (res.write(chunk)) return true;
+  if (res instanceof H1Response) res.ondrain = onDrain;
+  else res.once('drain', onDrain);
+  return false;
+}
+
+export function respond(res: DownstreamResponse, status: number, headers: Record<string, string | string[]>): void {
+  if (res instanceof H1Response) res.writeHead(status, headers);
+  else res.writeHead(status, headers);
+}
 
 export class HttpStream {
   /** response flags (Flag bits) */

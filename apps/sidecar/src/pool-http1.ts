@@ -66,8 +66,13 @@ export class Http1Pool {
     return n;
   }
 
+  /**
+   * Retired (endpoints or TLS settings changed, e.g. a certificate rotation): idle sockets close now, busy
+   * ones once their response is done, so no request in flight is cut (Envoy drains old pools the same way).
+   */
   destroy(): void {
-    this.agent.destroy();
+    (this.agent as unknown as { keepAlive: boolean }).keepAlive = false;
+    for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
     this.lean?.destroy();
   }
 }

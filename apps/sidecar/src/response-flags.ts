@@ -18,9 +18,10 @@ export const Flag = {
   NC: 1 << 12, // no cluster
   UR: 1 << 13, // upstream remote reset
   RBAC: 1 << 14, // denied by RBAC (HTTP 403 or TCP connection closed)
+  SI: 1 << 15, // stream idle timeout
 } as const;
 
-const ORDER: readonly (keyof typeof Flag)[] = ['UH', 'UF', 'UO', 'NR', 'URX', 'DC', 'UT', 'LR', 'FI', 'DI', 'RL', 'UC', 'NC', 'UR', 'RBAC'];
+const ORDER: readonly (keyof typeof Flag)[] = ['UH', 'UF', 'UO', 'NR', 'URX', 'DC', 'UT', 'LR', 'FI', 'DI', 'RL', 'UC', 'NC', 'UR', 'RBAC', 'SI'];
 const cache = new Map<number, string>();
 
 /** "-" for none, else the codes joined with "," in Envoy's order. Memoised: few combinations occur. */

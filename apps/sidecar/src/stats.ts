@@ -64,7 +64,7 @@ export class MeshStats {
   private readonly peerCache = new Map<string, string>();
   private readonly self: { workload: string; namespace: string; app: string; version: string; principal: string; cluster: string };
   /** server-wide counters, Envoy names */
-  readonly server = { downstream_rq_total: 0, downstream_cx_total: 0, downstream_rq_4xx: 0, downstream_rq_5xx: 0, downstream_rq_2xx: 0, downstream_rq_rx_reset: 0, http_400_rejected: 0, http_431_rejected: 0, rbac_allowed: 0, rbac_denied: 0, rbac_logged: 0, rbac_shadow_denied: 0 };
+  readonly server = { downstream_rq_total: 0, downstream_cx_total: 0, downstream_rq_4xx: 0, downstream_rq_5xx: 0, downstream_rq_2xx: 0, downstream_rq_rx_reset: 0, http_400_rejected: 0, http_431_rejected: 0, downstream_rq_timeout: 0, downstream_rq_idle_timeout: 0, rbac_allowed: 0, rbac_denied: 0, rbac_logged: 0, rbac_shadow_denied: 0 };
 
   /** this proxy's metadata exchange headers (encoded once) and the peers decoded so far */
   readonly selfMetadata: { id: string; value: string };

@@ -3,7 +3,6 @@
  * is replayed to an upstream host and the two sockets are joined byte for byte (the upstream's 101 goes
  * back as it is). Refused with 403 when the listener's HCM does not allow the upgrade type, as Envoy does.
  */
-import type * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClusterManager, UpstreamHost } from './cluster-manager';
@@ -17,8 +16,15 @@ function reply(socket: Duplex, status: number, reason: string, body: string): vo
   else socket.destroy();
 }
 
+/** The parts of the upgrade request the tunnel reads. */
+export interface UpgradeRequest {
+  method: string;
+  url: string;
+  headers: import('node:http').IncomingHttpHeaders;
+}
+
 export function tunnelUpgrade(
-  req: http.IncomingMessage,
+  req: UpgradeRequest,
   socket: Duplex,
   head: Buffer,
   config: HcmConfig,

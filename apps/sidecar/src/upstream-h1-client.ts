@@ -281,6 +281,8 @@ export class H1Pool {
   private readonly idle: H1Connection[] = [];
   private readonly waiting: H1Exchange[] = [];
   private total = 0;
+  /** retired: connections close when their exchange ends */
+  private closed = false;
 
   constructor(
     readonly host: string,
@@ -303,6 +305,10 @@ export class H1Pool {
 
   /** A connection is free again: the oldest waiting request takes it, or it waits idle. */
   release(conn: H1Connection): void {
+    if (this.closed) {
+      conn.socket.destroy();
+      return;
+    }
     const next = this.waiting.shift();
     if (next !== undefined) conn.assign(next);
     else this.idle.push(conn);
@@ -331,6 +337,7 @@ export class H1Pool {
   }
 
   destroy(): void {
+    this.closed = true;
     for (const ex of this.waiting.splice(0)) ex.sink?.onUpstreamError(Object.assign(new Error('upstream pool closed'), { code: 'ECONNRESET' }));
     for (const c of this.idle.splice(0)) c.socket.destroy();
   }

@@ -10,7 +10,7 @@ import type { Route, RouteAction, RetryPolicy, WeightedCluster } from './config-
 import type { UpstreamCluster, UpstreamHost } from './cluster-manager';
 import { corsResponseHeaders } from './filter-cors';
 import { applyMutations, copyEndToEnd } from './header-mutation';
-import type { HttpStream } from './http-stream';
+import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } from './http-stream';
 import { hash32 } from './lb-ring-hash';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
@@ -59,12 +59,6 @@ function hashKey(s: HttpStream, a: RouteAction): number | undefined {
   return h;
 }
 
-function hasBody(s: HttpStream): boolean {
-  if (s.http2) return !(s.req as http2.Http2ServerRequest).stream.endAfterHeaders;
-  const h = s.req.headers;
-  return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
-}
-
 export class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
@@ -102,20 +96,21 @@ export class UpstreamRequest implements H1ResponseSink {
     s.cancel = () => this.abort();
     if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
-    if (!hasBody(s)) {
+    if (!requestHasBody(s.req)) {
       s.body = NO_BODY;
       this.sendMirrors();
       this.attempt();
       return;
     }
     const cl = Number(s.req.headers['content-length'] ?? NaN);
+    const body = requestBody(s.req);
     if (needsBuffer && cl <= MAX_BUFFERED_BODY) {
       const chunks: Buffer[] = [];
-      s.req.on('data', (c: Buffer) => {
+      body.on('data', (c: Buffer) => {
         chunks.push(c);
         s.requestBytes += c.length;
       });
-      s.req.once('end', () => {
+      body.once('end', () => {
         s.body = Buffer.concat(chunks);
         if (!this.finished) {
           this.sendMirrors();
@@ -126,7 +121,7 @@ export class UpstreamRequest implements H1ResponseSink {
     }
     // Streamed body: it cannot be replayed, so no retries.
     this.retriesLeft = 0;
-    s.req.on('data', (c: Buffer) => {
+    body.on('data', (c: Buffer) => {
       s.requestBytes += c.length;
     });
     this.attempt();
@@ -244,7 +239,7 @@ export class UpstreamRequest implements H1ResponseSink {
       this.fail(503, `upstream request refused: ${(err as Error).message}`);
       return;
     }
-    const ex = new H1Exchange(pool, head, s.query.method === 'HEAD', body, body === undefined ? s.req : undefined, chunked, this);
+    const ex = new H1Exchange(pool, head, s.query.method === 'HEAD', body, body === undefined ? requestBody(s.req) : undefined, chunked, this);
     this.current = ex;
     pool.request(ex);
   }
@@ -258,15 +253,13 @@ export class UpstreamRequest implements H1ResponseSink {
   onUpstreamData(chunk: Buffer): boolean {
     const s = this.s;
     s.responseBytes += chunk.length;
-    if ((s.res as NodeJS.WritableStream).write(chunk)) return true;
     if (this.onDrain === undefined) this.onDrain = () => (this.current as H1Exchange | undefined)?.resume();
-    s.res.once('drain', this.onDrain);
-    return false;
+    return writeResponse(s.res, chunk, this.onDrain);
   }
 
   onUpstreamEnd(trailers: ResponseHeaders | undefined): void {
     const s = this.s;
-    if (trailers !== undefined && !s.http2) s.res.addTrailers(trailers as Record<string, string>);
+    if (trailers !== undefined && !s.http2) s.res.addTrailers(trailers);
     s.res.end();
     this.complete();
   }
@@ -318,7 +311,7 @@ export class UpstreamRequest implements H1ResponseSink {
   private sendBody(out: http.ClientRequest | http2.ClientHttp2Stream): void {
     const s = this.s;
     if (s.body !== undefined) out.end(s.body);
-    else s.req.pipe(out);
+    else requestBody(s.req).pipe(out);
   }
 
   private shouldRetry(status: number): boolean {
@@ -375,16 +368,16 @@ export class UpstreamRequest implements H1ResponseSink {
       s.res.end();
       return;
     }
-    const length = headers['content-length'];
-    if (length !== undefined) s.responseBytes += Number(length) || 0;
-    else {
-      body.on('data', (c: Buffer) => {
-        s.responseBytes += c.length;
-      });
-    }
+    const resume = (): void => {
+      body.resume();
+    };
+    body.on('data', (c: Buffer) => {
+      s.responseBytes += c.length;
+      if (!writeResponse(s.res, c, resume)) body.pause();
+    });
     body.once('end', () => {
       const tr = (body as http.IncomingMessage).trailers;
-      if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr);
+      if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr as Record<string, string>);
       s.res.end();
       this.complete();
     });
@@ -392,7 +385,6 @@ export class UpstreamRequest implements H1ResponseSink {
       if (!s.res.writableEnded) s.res.destroy();
       this.complete();
     });
-    body.pipe(s.res as NodeJS.WritableStream, { end: false });
   }
 
   /** Accounting, retry decision and the response headers sent downstream, for every upstream protocol. */
@@ -431,10 +423,10 @@ export class UpstreamRequest implements H1ResponseSink {
       return Next.Done;
     }
     try {
-      s.res.writeHead(status, out);
+      respond(s.res, status, out);
     } catch {
       // A header the downstream protocol cannot carry: answer 502 instead of crashing.
-      s.res.writeHead(502, { 'content-type': 'text/plain' });
+      respond(s.res, 502, { 'content-type': 'text/plain' });
       s.res.end('upstream sent invalid headers');
       this.complete();
       return Next.Drop;
