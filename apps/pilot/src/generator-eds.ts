@@ -11,12 +11,12 @@ import type { ProxyScope } from './proxy-scope';
 import type { PushContext } from './push-context';
 import type { Generator } from './generators';
 import { outboundClusterName } from './translate-cluster';
-import { endpointAssignment } from './translate-endpoints';
+import { endpointAssignment, subsetNames } from './translate-endpoints';
 
 /** The assignments of one service for a scope (carried from the previous push when its endpoints did not change). */
 function serviceAssignments(push: PushContext, scope: ProxyScope, service: Service, out: object[]): void {
   if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') return;
-  const subsets = ['', ...(push.destinationRule(service.hostname)?.spec.subsets ?? []).map((s) => s.name)];
+  const subsets = ['', ...subsetNames(push, service.hostname)];
   for (const port of service.ports) {
     if (service.resolution === 'NONE' && scope.generator === 'envoy' && push.registry.endpoints(service, port).length === 0) continue;
     for (const subset of subsets) {

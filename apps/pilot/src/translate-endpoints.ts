@@ -27,6 +27,17 @@ function subsetDefinition(push: PushContext, host: string, subset: string): { la
   return undefined;
 }
 
+/**
+ * Subset names of every DestinationRule for a host (EDS is shared across namespaces, which may see
+ * different DestinationRules under exportTo: each gets the assignments its clusters name).
+ */
+export function subsetNames(push: PushContext, host: string): string[] {
+  const names = new Set<string>();
+  for (const s of push.destinationRule(host)?.spec.subsets ?? []) names.add(s.name);
+  for (const dr of push.destinationRulesAllByHost.get(host) ?? []) for (const s of dr.spec.subsets ?? []) names.add(s.name);
+  return [...names];
+}
+
 function toAssignment(name: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {
   return clusterLoadAssignment(
     name,
