@@ -23,6 +23,10 @@ export interface AccessLogRecord {
   upstream_cluster: string;
   downstream_remote_address: string;
   route_name: string;
+  /** TCP: why the proxy closed the connection (Envoy's %CONNECTION_TERMINATION_DETAILS%), e.g. an RBAC denial */
+  connection_termination_details?: string;
+  /** TCP: the downstream's verified SPIFFE id (Envoy's %DOWNSTREAM_PEER_URI_SAN%) */
+  downstream_peer_uri_san?: string;
 }
 
 export class AccessLog {

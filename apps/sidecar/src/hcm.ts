@@ -190,7 +190,8 @@ export class HttpConnectionManager implements RouterHost {
     } else if (s.peerMetadata !== '') {
       const self = this.deps.stats.selfMetadata;
       h[PEER_METADATA_ID] = self.id;
-      h[PEER_METADATA] = self.value;
+      // Our SPIFFE id goes only to a client that proved its own over mutual TLS (its destination_principal).
+      h[PEER_METADATA] = peerPrincipalOf(s.req.socket) !== '' ? self.valueMtls : self.value;
     }
   }
 

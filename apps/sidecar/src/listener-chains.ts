@@ -69,7 +69,7 @@ class ChainHandler {
   ) {
     const cfg: ListenerConfig = { ...listener, hcm: chain.hcm, tcp: chain.tcp, tls: chain.tls, chains: [chain] };
     this.http = chain.hcm ? new HttpListener(cfg, d.hcm, d.stats, d.log, false) : undefined;
-    this.tcp = chain.tcp ? new TcpListener(cfg, d.clusters, d.stats, d.log) : undefined;
+    this.tcp = chain.tcp ? new TcpListener(cfg, d.clusters, d.stats, d.log, d.hcm.accessLog) : undefined;
     this.unsubscribe = () => undefined;
     const t = chain.tls;
     if (!t) return;
@@ -148,13 +148,14 @@ class ChainHandler {
         } else if (!decision.allowed) {
           this.d.stats.server.rbac_denied++;
           this.d.log.info('connection denied by RBAC', { listener: this.listener.name, chain: this.chain.name, principal, remote: input.remoteIp, policy: decision.policy, response_flags: 'RBAC' });
-          socket.destroy();
+          if (this.tcp) this.tcp.refuse(socket, principal, decision.policy);
+          else socket.destroy();
           return;
         } else this.d.stats.server.rbac_allowed++;
       }
     }
     if (this.http) this.http.accept(socket);
-    else if (this.tcp) this.tcp.accept(socket);
+    else if (this.tcp) this.tcp.accept(socket, principal);
     else socket.destroy();
   }
 

@@ -91,7 +91,7 @@ export class ListenerManager {
     const l: ActiveListener = cfg.socketKey.endsWith('/chains')
       ? new ChainListener(cfg, { hcm: this.deps, clusters: this.clusters, secrets: this.secrets, stats: this.stats, log: this.log }, this.drainMs)
       : cfg.hcm
-        ? new HttpListener(cfg, this.deps, this.stats, this.log) : new TcpListener(cfg, this.clusters, this.stats, this.log);
+        ? new HttpListener(cfg, this.deps, this.stats, this.log) : new TcpListener(cfg, this.clusters, this.stats, this.log, this.deps.accessLog);
     try {
       const port = await l.listen();
       this.active.set(cfg.name, l);

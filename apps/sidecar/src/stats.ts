@@ -67,7 +67,7 @@ export class MeshStats {
   readonly server = { downstream_rq_total: 0, downstream_cx_total: 0, downstream_rq_4xx: 0, downstream_rq_5xx: 0, downstream_rq_2xx: 0, downstream_rq_rx_reset: 0, http_400_rejected: 0, http_431_rejected: 0, downstream_rq_timeout: 0, downstream_rq_idle_timeout: 0, rbac_allowed: 0, rbac_denied: 0, rbac_logged: 0, rbac_shadow_denied: 0 };
 
   /** this proxy's metadata exchange headers (encoded once) and the peers decoded so far */
-  readonly selfMetadata: { id: string; value: string };
+  readonly selfMetadata: ReturnType<typeof encodeSelf>;
   readonly peers = new PeerCache();
 
   constructor(node: NodeIdentity) {
@@ -109,7 +109,7 @@ export class MeshStats {
       ['source_cluster', inbound ? peer.cluster : me.cluster],
       ['destination_workload', inbound ? me.workload : peer.workload],
       ['destination_workload_namespace', inbound ? me.namespace : known(peer.namespace, svcNs)],
-      ['destination_principal', inbound ? me.principal : 'unknown'],
+      ['destination_principal', inbound ? me.principal : principal || peer.principal],
       ['destination_app', inbound ? me.app : peer.app],
       ['destination_version', inbound ? me.version : known(peer.version, c.subset || 'unknown')],
       ['destination_service', inbound ? 'unknown' : svc],
@@ -158,8 +158,14 @@ export class MeshStats {
     s.responseBytes.observe(respBytes);
   }
 
-  private tcpSeries(cluster: string, flags: string): TcpSeries {
-    const key = `${this.peerLabels(cluster, UNKNOWN_PEER, '')},request_protocol="tcp",response_flags="${flags}",connection_security_policy="unknown"`;
+  /**
+   * `principal`: the peer's SPIFFE id from the TLS session ('' for none): inbound the downstream's
+   * (source_principal, and connection_security_policy mutual_tls/none), outbound the upstream's
+   * (destination_principal; the client side reports the policy as "unknown", as Istio does).
+   */
+  private tcpSeries(cluster: string, flags: string, principal: string): TcpSeries {
+    const policy = parseClusterName(cluster).direction !== 'inbound' ? 'unknown' : principal !== '' ? 'mutual_tls' : 'none';
+    const key = `${this.peerLabels(cluster, UNKNOWN_PEER, principal)},request_protocol="tcp",response_flags="${flags}",connection_security_policy="${policy}"`;
     let s = this.tcp.get(key);
     if (!s) {
       s = new TcpSeries(key);
@@ -168,12 +174,12 @@ export class MeshStats {
     return s;
   }
 
-  tcpOpened(cluster: string): void {
-    this.tcpSeries(cluster, '-').opened++;
+  tcpOpened(cluster: string, principal = ''): void {
+    this.tcpSeries(cluster, '-', principal).opened++;
   }
 
-  tcpClosed(cluster: string, flags: string, sent: number, received: number): void {
-    const s = this.tcpSeries(cluster, flags);
+  tcpClosed(cluster: string, flags: string, sent: number, received: number, principal = ''): void {
+    const s = this.tcpSeries(cluster, flags, principal);
     s.closed++;
     s.sent += sent;
     s.received += received;
