@@ -1,5 +1,5 @@
 /**
- * npm run bench -- pilot [--proxies 500] [--services 1000] [--namespaces 10] [--full-iterations 10] [--eds-iterations 20]
+ * npm run bench -- pilot [--proxies 500] [--services 1000] [--namespaces 10] [--full-iterations 10] [--eds-iterations 20] [--push-throttle 100]
  *
  * Pilot in this process (its RSS is what we report); the load side in a child process: N simulated
  * Envoy-like proxies, each a real Delta ADS stream over loopback (wildcard CDS/LDS, EDS and RDS by name,
@@ -206,6 +206,7 @@ async function main(): Promise<void> {
   const namespaces = arg('namespaces', 10);
   const fullIterations = arg('full-iterations', 10);
   const edsIterations = arg('eds-iterations', 20);
+  const pushThrottle = arg('push-throttle', 100);
   const deadline = Date.now() + arg('max-seconds', 240) * 1000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pilot-bench-'));
   const shared = Math.max(1, Math.floor(services / 10));
@@ -235,6 +236,7 @@ spec:
     xdsAddress: { host: '127.0.0.1', port: 0 },
     debounceAfterMs: 100,
     debounceMaxMs: 10_000,
+    pushThrottle,
     rescanMs: 60_000,
     rootNamespace: 'istio-system',
     domainSuffix: 'cluster.local',
@@ -267,7 +269,8 @@ spec:
     const connectStart = Date.now();
     child.send({ cmd: 'start', xdsPort: pilot.xdsPort, proxies, namespaces });
     await waitFor((m) => m.cmd === 'ready', 120_000, 'every proxy to receive its first config');
-    console.log(`${proxies} proxies connected and configured in ${Date.now() - connectStart} ms`);
+    const connectedRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    console.log(`${proxies} proxies connected and configured in ${Date.now() - connectStart} ms (peak RSS so far ${connectedRssMb} MB)`);
 
     let armId = 0;
     const phases: Record<string, number[]> = {};
@@ -344,12 +347,15 @@ spec:
         generate_ms_per_proxy: Math.round(pct(generate, 50) * 1000) / 1000,
         pilot_rss_mb: rssMb,
         pilot_peak_rss_mb: peakRssMb,
+        pilot_peak_rss_connect_mb: connectedRssMb,
         pilot_heap_used_mb: Math.round(mem.heapUsed / 1024 / 1024),
         pilot_external_mb: Math.round(mem.external / 1024 / 1024),
         namespaces,
         full_iterations: full.length,
         eds_iterations: eds.length,
         debounce_ms: 100,
+        push_throttle: pushThrottle,
+        push_peak_in_flight: pilot.ads.pushQueue().peakInFlight,
       }),
     );
   } catch (err) {
@@ -366,17 +372,22 @@ async function phaseProfiler(file: string | undefined, phase: string): Promise<{
   session.connect();
   const post = (method: string, params?: object): Promise<unknown> =>
     new Promise((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 200 });
+  // A file ending in .heapprofile gets a sampling allocation profile instead (what allocates, by function).
+  const heap = file.endsWith('.heapprofile');
+  if (heap) await post('HeapProfiler.enable');
+  else {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 200 });
+  }
   return {
     begin: async (p) => {
-      if (p === phase) await post('Profiler.start');
+      if (p === phase) await post(heap ? 'HeapProfiler.startSampling' : 'Profiler.start', heap ? { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : {});
     },
     end: async (p) => {
       if (p !== phase) return;
-      const res = (await post('Profiler.stop')) as { profile: object };
+      const res = (await post(heap ? 'HeapProfiler.stopSampling' : 'Profiler.stop')) as { profile: object };
       fs.writeFileSync(file, JSON.stringify(res.profile));
-      console.log(`cpu profile of the ${phase} phase: ${file}`);
+      console.log(`${heap ? 'allocation' : 'cpu'} profile of the ${phase} phase: ${file}`);
     },
   };
 }

@@ -12,6 +12,11 @@ export const errors = defineErrors('PILOT', {
     grpc: GrpcStatus.UNAVAILABLE,
     http: 503,
   },
+  BAD_FLAG: {
+    message: (p: { flag: string; reason: string }) => `--${p.flag}: ${p.reason}`,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    http: 400,
+  },
   CONFIG_DIR: {
     message: (p: { dir: string; reason: string }) => `config dir ${p.dir} is not readable: ${p.reason}`,
     grpc: GrpcStatus.FAILED_PRECONDITION,

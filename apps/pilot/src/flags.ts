@@ -7,6 +7,7 @@ export const flags = {
   'debug-address': { kind: 'address', description: 'HTTP debug/metrics listen address: /ready /metrics /debug/syncz /debug/config_dump?proxyID= /debug/registryz', default: '127.0.0.1:15014', env: 'PILOT_DEBUG_ADDRESS' },
   'debounce-after': { kind: 'duration', description: 'push after this long without a new config change', default: '100ms', env: 'PILOT_DEBOUNCE_AFTER' },
   'debounce-max': { kind: 'duration', description: 'push at the latest this long after the first change of a burst', default: '10s', env: 'PILOT_DEBOUNCE_MAX' },
+  'push-throttle': { kind: 'int', description: "pushes in flight at once (streams written to and not yet flushed); the others wait their turn (Istio's PILOT_PUSH_THROTTLE)", default: '100', env: 'PILOT_PUSH_THROTTLE' },
   'config-rescan': { kind: 'duration', description: 'periodic rescan of --config-dir (in addition to file watching)', default: '2s' },
   'root-namespace': { kind: 'string', description: 'namespace whose selector-less Sidecar applies mesh-wide', default: 'istio-system' },
   'domain-suffix': { kind: 'string', description: 'cluster DNS suffix for short host names', default: 'cluster.local' },

@@ -13,6 +13,7 @@ void runApp({
       debugAddress: f.debugAddress,
       debounceAfterMs: f.debounceAfter,
       debounceMaxMs: f.debounceMax,
+      pushThrottle: f.pushThrottle,
       rescanMs: f.configRescan,
       rootNamespace: f.rootNamespace,
       domainSuffix: f.domainSuffix,

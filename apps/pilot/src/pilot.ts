@@ -19,6 +19,8 @@ export interface PilotOptions {
   debugAddress?: { host: string; port: number };
   debounceAfterMs: number;
   debounceMaxMs: number;
+  /** Streams with a push in flight at once (Istio's PILOT_PUSH_THROTTLE); default 100. */
+  pushThrottle?: number;
   rescanMs: number;
   rootNamespace: string;
   domainSuffix: string;
@@ -46,6 +48,8 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
   } catch (err) {
     throw errors.create('CONFIG_DIR', { dir: opts.configDir, reason: (err as Error).message });
   }
+  const pushThrottle = opts.pushThrottle ?? 100;
+  if (!Number.isInteger(pushThrottle) || pushThrottle < 1) throw errors.create('BAD_FLAG', { flag: 'push-throttle', reason: `must be a whole number of at least 1, got ${pushThrottle}` });
   const metrics = createMetrics();
   const store = new ConfigStore();
   const watcher = new ConfigDirWatcher({ dir: opts.configDir, store, log, rescanMs: opts.rescanMs, onInvalid: (lines) => metrics.invalidConfig.inc(lines.length) });
@@ -53,6 +57,7 @@ export async function startPilot(opts: PilotOptions): Promise<RunningPilot> {
   const ref: { push?: PushManager } = {};
   const ads = new AdsServer({
     logger: log.child({ component: 'pilot-xds' }),
+    pushThrottle,
     onConnect: (node) => {
       const parsed = parseProxy(node);
       if (!parsed.ok) {

@@ -14,6 +14,7 @@ import { xdsErrors } from './errors';
 import { loadXdsProtos, TYPE_URL } from './protos';
 import type { XdsNode } from './node';
 import { DeltaStream } from './server-delta';
+import { PushThrottle } from './server-push-throttle';
 import { SotwStream } from './server-sotw';
 import type { AdsStreamBase, StreamHost } from './server-stream';
 import type { Snapshot } from './snapshot';
@@ -32,9 +33,11 @@ export class AdsServer {
   // Nonces differ across server restarts, so a client's old nonce never matches a new stream's.
   private readonly noncePrefix = randomBytes(4).toString('hex');
   private connectionId = 0;
+  private readonly throttle: PushThrottle;
 
   constructor(private readonly options: AdsServerOptions = {}) {
     this.logger = options.logger ?? createLogger('xds-server');
+    this.throttle = new PushThrottle(Math.max(1, options.pushThrottle ?? 100));
     this.host = this.makeHost();
   }
 
@@ -77,7 +80,7 @@ export class AdsServer {
     if (problems.length > 0) throw xdsErrors.create('SNAPSHOT_INVALID', { nodeId, problems }, { nodeId, problems });
     this.snapshots.set(nodeId, snapshot);
     const streams = this.streamsByNode.get(nodeId);
-    if (streams) for (const stream of streams) stream.onSnapshot(snapshot);
+    if (streams) for (const stream of streams) if (stream.isReady()) this.throttle.push(stream);
   }
 
   getSnapshot(nodeId: string): Snapshot | undefined {
@@ -87,6 +90,11 @@ export class AdsServer {
   /** Forgets a node's snapshot (connected streams keep what they have; nothing is sent). */
   clearSnapshot(nodeId: string): void {
     this.snapshots.delete(nodeId);
+  }
+
+  /** The push throttle's state: streams waiting for a slot, and the most that were ever in flight at once. */
+  pushQueue(): { queued: number; peakInFlight: number } {
+    return { queued: this.throttle.queued(), peakInFlight: this.throttle.peakInFlight };
   }
 
   /** Node ids with at least one open stream. */
@@ -166,6 +174,7 @@ export class AdsServer {
         }
       },
       detach: (stream) => {
+        this.throttle.remove(stream);
         if (!this.streams.delete(stream)) return;
         const byNode = this.streamsByNode.get(stream.nodeId);
         if (byNode?.delete(stream) && byNode.size === 0) this.streamsByNode.delete(stream.nodeId);

@@ -7,7 +7,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL } from './protos';
-import { edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
+import { canonicalNames, edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
 import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
 import { Subscription } from './subscription';
 import { encodeDeltaDiscoveryResponse } from './wire';
@@ -100,7 +100,8 @@ export class DeltaStream extends AdsStreamBase {
       this.log.debug('stale nonce ignored', { typeUrl, nonce, latest: p.sentNonce });
     }
     // Subscription changes count even with a stale nonce: Delta requests are not full state.
-    const diff = state.subscription.apply(req.resource_names_subscribe ?? [], req.resource_names_unsubscribe ?? [], first);
+    const subscribe = canonicalNames(req.resource_names_subscribe, this.host.snapshotFor(this.nodeId), typeUrl);
+    const diff = state.subscription.apply(subscribe, req.resource_names_unsubscribe ?? [], first);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
     if (first || diff.removed.length > 0 || diff.wildcardChanged) {

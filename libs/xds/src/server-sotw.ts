@@ -8,7 +8,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL, WILDCARD_TYPES } from './protos';
-import { edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
+import { canonicalNames, edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
 import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
 import { Subscription } from './subscription';
 import { encodeDiscoveryResponse } from './wire';
@@ -34,6 +34,12 @@ interface SotwTypeState {
    * version again needs no work, since versions belong to the resources.
    */
   evaluatedVersion: string | undefined;
+  /**
+   * RDS/EDS: the snapshot whose subscribed resources `sentResources` holds at their versions (after a send
+   * that looked at every subscribed name). The next push looks only at the names that differ between it and
+   * the new snapshot (Snapshot.changesSince, shared by every stream of a proxy class): O(changes) per stream.
+   */
+  synced: Snapshot | undefined;
 }
 
 export class SotwStream extends AdsStreamBase {
@@ -59,7 +65,7 @@ export class SotwStream extends AdsStreamBase {
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) {
-      state = { subscription: new Subscription(typeUrl), progress: newProgress(), sentResources: new Map(), sentOnce: false, evaluatedVersion: undefined };
+      state = { subscription: new Subscription(typeUrl), progress: newProgress(), sentResources: new Map(), sentOnce: false, evaluatedVersion: undefined, synced: undefined };
       this.types.set(typeUrl, state);
     }
     const nonce = req.response_nonce ?? '';
@@ -98,8 +104,11 @@ export class SotwStream extends AdsStreamBase {
         });
       }
     }
-    const diff = state.subscription.replace(req.resource_names ?? [], first);
-    if (diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged) state.evaluatedVersion = undefined;
+    const diff = state.subscription.replace(canonicalNames(req.resource_names, this.host.snapshotFor(this.nodeId), typeUrl), first);
+    if (diff.added.length > 0 || diff.removed.length > 0 || diff.wildcardChanged) {
+      state.evaluatedVersion = undefined;
+      state.synced = undefined;
+    }
     // An unsubscribed name is forgotten: if it comes back, the client gets it again.
     if (!state.subscription.wildcard) for (const name of diff.removed) state.sentResources.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
@@ -243,13 +252,14 @@ export class SotwStream extends AdsStreamBase {
       return; // RDS/EDS: absent resources get nothing (the subscription is remembered)
     }
     state.sentResources = selected;
+    state.synced = extra ? undefined : snapshot;
     this.respond(typeUrl, state, version, selected.values());
   }
 
   /**
    * RDS/EDS after the first response: only resources that are new or changed for this client travel
-   * (omitting one keeps it on the client), plus `resend` (endpoints of rebuilt clusters). No allocation
-   * when nothing changed: this runs for every proxy on every push.
+   * (omitting one keeps it on the client), plus `resend` (endpoints of rebuilt clusters). Looks only at
+   * the names that changed since the snapshot it last synced with; no allocation when nothing changed.
    */
   private sendChanged(
     typeUrl: string,
@@ -259,14 +269,27 @@ export class SotwStream extends AdsStreamBase {
     resend: ReadonlySet<string> | undefined,
   ): void {
     let changed: SnapshotResource[] | undefined;
-    for (const name of state.subscription.names) {
+    const look = (name: string): void => {
       const r = available.get(name);
-      if (!r) continue;
+      if (!r) return;
       if (state.sentResources.get(name)?.version !== r.version || resend?.has(name)) {
         (changed ??= []).push(r);
         state.sentResources.set(name, r);
       }
+    };
+    if (state.synced) {
+      // Only names that differ from the mirrored snapshot can differ from what the client holds.
+      const seen = resend && resend.size > 0 ? new Set<string>() : undefined;
+      for (const name of snapshot.changesSince(state.synced, typeUrl).changed) {
+        if (!state.subscription.names.has(name)) continue;
+        seen?.add(name);
+        look(name);
+      }
+      if (resend && seen) for (const name of resend) if (!seen.has(name) && state.subscription.names.has(name)) look(name);
+    } else {
+      for (const name of state.subscription.names) look(name);
     }
+    state.synced = snapshot;
     if (changed) this.respond(typeUrl, state, snapshot.version(typeUrl), changed);
   }
 

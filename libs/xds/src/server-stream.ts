@@ -5,6 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@mesh/runtime';
 import { decodeNode, type XdsNode } from './node';
+import type { ThrottledStream } from './server-push-throttle';
 import type { Snapshot } from './snapshot';
 import type { AckEvent, AdsStreamKind, ConnectionInfo, ConnectionStatus, NackEvent, SendEvent, TypeStatus } from './server-types';
 
@@ -39,7 +40,7 @@ export function newProgress(): TypeProgress {
 
 type AnyCall = grpc.ServerDuplexStream<unknown, unknown>;
 
-export abstract class AdsStreamBase {
+export abstract class AdsStreamBase implements ThrottledStream {
   readonly info: ConnectionInfo;
   node: XdsNode | undefined;
   protected ready = false;
@@ -62,6 +63,11 @@ export abstract class AdsStreamBase {
       this.finish();
     });
     call.on('cancelled', () => this.finish());
+  }
+
+  /** Answering requests (its node's snapshot known) and not ended. */
+  isReady(): boolean {
+    return this.ready && !this.closed;
   }
 
   get nodeId(): string {
@@ -104,9 +110,32 @@ export abstract class AdsStreamBase {
    */
   protected blocked = false;
 
+  /** Responses written and not yet flushed to the transport, and who waits for them (the push throttle). */
+  private unflushed = 0;
+  private flushWaiters: (() => void)[] = [];
+
+  /** The node's current snapshot, pushed (the push throttle calls this when the stream's turn comes). */
+  pushLatest(): void {
+    const snapshot = this.host.snapshotFor(this.nodeId);
+    if (snapshot && !this.closed) this.onSnapshot(snapshot);
+  }
+
+  onFlushed(done: () => void): void {
+    if (this.unflushed === 0 || this.closed) done();
+    else this.flushWaiters.push(done);
+  }
+
+  private flushed(): void {
+    if (--this.unflushed > 0) return;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
   protected write(response: unknown): void {
     if (this.closed) return;
-    if (this.call.write(response) || this.blocked) return;
+    this.unflushed++;
+    if (this.call.write(response, () => this.flushed()) || this.blocked) return;
     this.blocked = true;
     this.log.debug('client is slow; holding pushes until it drains');
     this.call.once('drain', () => {
@@ -160,6 +189,10 @@ export abstract class AdsStreamBase {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
+    this.unflushed = 0;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
     if (this.node) {
       this.log.info('proxy disconnected');
       this.host.detach(this);

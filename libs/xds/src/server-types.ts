@@ -16,6 +16,11 @@ export interface AdsServerOptions {
    */
   warmingTimeoutMs?: number;
   /**
+   * Istio's PILOT_PUSH_THROTTLE: at most this many streams have a push in flight (written, not yet flushed
+   * to the transport); the others wait their turn and then push their node's latest snapshot (default 100).
+   */
+  pushThrottle?: number;
+  /**
    * Called once per connection when its first request (with the Node) arrives, before anything is sent.
    * Return a snapshot to use for this node id (or call setSnapshot yourself and return undefined). When it
    * returns nothing and the server holds no snapshot for the node, requests are remembered and answered

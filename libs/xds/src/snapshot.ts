@@ -242,6 +242,20 @@ export class Snapshot {
 
 const EMPTY: ReadonlyMap<string, SnapshotResource> = new Map();
 
+/**
+ * Requested names as the snapshot's own strings where it has them: every stream of a proxy class names the
+ * same hundreds of resources, and each request decodes fresh copies; kept in subscriptions, they would be
+ * held once per stream instead of once.
+ */
+export function canonicalNames(names: readonly string[] | undefined, snapshot: Snapshot | undefined, typeUrl: string): readonly string[] {
+  if (!names || names.length === 0) return NO_NAMES;
+  if (!snapshot) return names;
+  const available = snapshot.resources(typeUrl);
+  return names.map((n) => available.get(n)?.name ?? n);
+}
+
+const NO_NAMES: readonly string[] = [];
+
 /** The EDS service name of an EDS cluster (service_name, or the cluster name), undefined otherwise. */
 export function edsServiceName(cluster: XdsMessage): string | undefined {
   if (cluster.type !== 'EDS') return undefined;
