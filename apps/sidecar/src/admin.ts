@@ -10,6 +10,7 @@ import type { ConfigStore, TypeState } from './config-store';
 import type { ListenerManager } from './listener-manager';
 import type { NodeIdentity } from './node-identity';
 import type { MeshStats, PromLine } from './stats';
+import { processCounters } from './stats-counters';
 
 export interface AdminDeps {
   node: NodeIdentity;
@@ -195,6 +196,7 @@ export class AdminServer {
       out.push([`cluster.${c.config.name}.upstream_rq_active`, c.breaker.activeRequests], [`cluster.${c.config.name}.circuit_breakers.default.rq_open`, c.breaker.activeRequests >= c.config.breakers.maxRequests ? 1 : 0]);
     }
     for (const [k, v] of Object.entries(this.d.stats.server)) out.push([`http.downstream.${k}`, v]);
+    for (const e of processCounters.entries()) out.push(e);
     out.push(['listener_manager.total_listeners_active', this.d.listeners.list().filter((l) => l.state === 'active').length]);
     out.push(['control_plane.connected_state', this.d.xdsConnected() ? 1 : 0]);
     const s = this.d.store;
@@ -213,6 +215,7 @@ export class AdminServer {
       for (const c of clusters) lines.push([`envoy_cluster_${k}`, `cluster_name="${c.config.name.replace(/"/g, '\\"')}"`, c.counters[k as keyof typeof c.counters]]);
     }
     for (const [k, v] of Object.entries(this.d.stats.server)) lines.push([`envoy_http_${k}`, '', v]);
+    for (const [k, v] of processCounters.entries()) lines.push([`envoy_${k.replace(/[^A-Za-z0-9_]/g, '_')}`, '', v]);
     lines.push(['envoy_control_plane_connected_state', '', this.d.xdsConnected() ? 1 : 0]);
     return lines;
   }

@@ -6,6 +6,7 @@ import {
   arr, bool, dataSourceText, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
 import { compileCors, compileFault, compileRouteConfiguration, type CorsPolicy, type FaultPolicy, type RouteTable } from './config-route';
+import { compileHttpLocalRateLimit, compileNetworkLocalRateLimit, HTTP_LOCAL_RATELIMIT, NETWORK_LOCAL_RATELIMIT, type HttpLocalRateLimit, type NetworkLocalRateLimit } from './config-local-ratelimit';
 import { checkDistinctMatches, compileFilterChainMatch, EMPTY_MATCH, needsTlsInspector, type FilterChainMatch } from './filter-chain-match';
 import { compileRbacFilter, type RbacConfig } from './rbac-policy';
 
@@ -13,6 +14,7 @@ export type HttpFilterConfig =
   | { kind: 'fault'; defaults: FaultPolicy | undefined }
   | { kind: 'cors'; defaults: CorsPolicy | undefined }
   | { kind: 'rbac'; rbac: RbacConfig }
+  | { kind: 'local_ratelimit'; config: HttpLocalRateLimit }
   | { kind: 'router' };
 
 export interface HcmConfig {
@@ -68,6 +70,8 @@ export interface FilterChainConfig {
   tls: TlsServerConfig | undefined;
   /** envoy.filters.network.rbac in this chain */
   networkRbac: RbacConfig | undefined;
+  /** envoy.filters.network.local_ratelimit in this chain (checked when the connection is accepted) */
+  networkRateLimit: NetworkLocalRateLimit | undefined;
 }
 
 export interface ListenerConfig {
@@ -162,6 +166,8 @@ function hcm(cfg: Obj, path: string, issues: Issues): HcmConfig {
       filters.push({ kind: 'cors', defaults: undefined });
     } else if ((t === 'envoy.extensions.filters.http.rbac.v3.RBAC' || name === 'envoy.filters.http.rbac') && tc) {
       filters.push({ kind: 'rbac', rbac: compileRbacFilter(tc, `${fp}.typed_config`, issues) });
+    } else if ((t === HTTP_LOCAL_RATELIMIT || name === 'envoy.filters.http.local_ratelimit') && tc) {
+      filters.push({ kind: 'local_ratelimit', config: compileHttpLocalRateLimit(tc, `${fp}.typed_config`, issues) });
     } else if (t === 'envoy.extensions.filters.http.cors.v3.CorsPolicy' && tc) {
       filters.push({ kind: 'cors', defaults: compileCors(tc, `${fp}.typed_config`, issues) });
     } else if (!bool(f, 'is_optional') && !IGNORABLE_HTTP_FILTERS.has(name)) {
@@ -226,6 +232,7 @@ function filterChain(chain: Obj, cp: string, issues: Issues, isDefault = false):
     tcp: undefined,
     tls: tlsServer(chain, cp, issues),
     networkRbac: undefined,
+    networkRateLimit: undefined,
   };
   const filters = arr(chain, 'filters', cp, issues);
   for (const [i, f] of filters.entries()) {
@@ -239,6 +246,9 @@ function filterChain(chain: Obj, cp: string, issues: Issues, isDefault = false):
     else if (tc && t === 'envoy.extensions.filters.network.rbac.v3.RBAC') {
       if (out.hcm || out.tcp) issues.add(fp, 'the RBAC network filter must come before the terminal filter');
       out.networkRbac = compileRbacFilter(tc, `${fp}.typed_config`, issues);
+    } else if (tc && t === NETWORK_LOCAL_RATELIMIT) {
+      if (out.hcm || out.tcp) issues.add(fp, 'the local rate limit network filter must come before the terminal filter');
+      out.networkRateLimit = compileNetworkLocalRateLimit(tc, `${fp}.typed_config`, issues);
     } else if (!IGNORABLE_NETWORK_FILTERS.has(name)) issues.add(fp, `unsupported network filter ${name}${t ? ` (${t})` : ''}`);
   }
   if (!out.hcm && !out.tcp && filters.length > 0) issues.add(`${cp}.filters`, 'needs an http_connection_manager or tcp_proxy filter');
@@ -282,7 +292,7 @@ export function compileListener(l: Obj, path = 'listener'): ValidationResult<Lis
   const hcmCfg = firstChain?.hcm;
   const tcpCfg = firstChain?.tcp;
   const tls = firstChain?.tls;
-  const chained = compiled.length > 1 || compiled.some((c) => c.match !== EMPTY_MATCH || c.networkRbac !== undefined || c.tls?.sdsCert !== undefined);
+  const chained = compiled.length > 1 || compiled.some((c) => c.match !== EMPTY_MATCH || c.networkRbac !== undefined || c.networkRateLimit !== undefined || c.tls?.sdsCert !== undefined);
   if (issues.list.length || !addr) return { ok: false, errors: issues.list };
   const kind = hcmCfg ? 'http' : 'tcp';
   return {

@@ -2,27 +2,18 @@
  * RouteConfiguration (RDS) validated and compiled into matchers that the hot path only calls: virtual hosts
  * by domain, routes by path/headers/query, and each route's action with everything resolved to numbers.
  */
+import { headerMutations, type HeaderMutations } from './config-headers';
+import { compileHttpLocalRateLimit, HTTP_LOCAL_RATELIMIT, type HttpLocalRateLimit } from './config-local-ratelimit';
 import {
-  arr, bool, durationMs, fullRegex, isObj, Issues, num, obj, oneof, str, stringMatcher, typeName, wrapped, wrappedBool, wrappedNum,
+  arr, bool, durationMs, fullRegex, isObj, Issues, num, obj, oneof, str, stringMatcher, typeName, wrappedBool, wrappedNum,
   type Obj, type ValidationResult,
 } from './config-fields';
+
+export type { HeaderMutations, HeaderOp } from './config-headers';
 
 /** Request headers as the matchers see them (lower-case names; pseudo headers :method, :path, :authority, :scheme). */
 export interface HeaderSource {
   header(name: string): string | undefined;
-}
-
-export interface HeaderOp {
-  /** lower-case header name */
-  name: string;
-  value: string;
-  /** 'append' adds a value, 'add-if-absent', 'overwrite' replaces (or adds), 'overwrite-if-exists'. */
-  action: 'append' | 'add-if-absent' | 'overwrite' | 'overwrite-if-exists';
-}
-
-export interface HeaderMutations {
-  add: HeaderOp[];
-  remove: string[];
 }
 
 export interface RetryPolicy {
@@ -117,6 +108,8 @@ export interface Route {
   response: HeaderMutations;
   fault: FaultPolicy | undefined;
   cors: CorsPolicy | undefined;
+  /** envoy.filters.http.local_ratelimit in typed_per_filter_config (its own token bucket) */
+  rateLimit: HttpLocalRateLimit | undefined;
 }
 
 export interface VirtualHost {
@@ -127,6 +120,7 @@ export interface VirtualHost {
   response: HeaderMutations;
   retry: RetryPolicy | undefined;
   cors: CorsPolicy | undefined;
+  rateLimit: HttpLocalRateLimit | undefined;
 }
 
 export interface RouteTable {
@@ -142,50 +136,6 @@ export interface RouteTable {
   request: HeaderMutations;
   response: HeaderMutations;
   ignorePort: boolean;
-}
-
-const APPEND_ACTIONS: Record<string, HeaderOp['action']> = {
-  APPEND_IF_EXISTS_OR_ADD: 'append',
-  ADD_IF_ABSENT: 'add-if-absent',
-  OVERWRITE_IF_EXISTS_OR_ADD: 'overwrite',
-  OVERWRITE_IF_EXISTS: 'overwrite-if-exists',
-};
-
-function headerMutations(o: Obj, addKey: string, removeKey: string, path: string, issues: Issues): HeaderMutations {
-  const add: HeaderOp[] = [];
-  for (const [i, raw] of arr(o, addKey, path, issues).entries()) {
-    const p = `${path}.${addKey}[${i}]`;
-    if (!isObj(raw)) {
-      issues.add(p, 'expected a HeaderValueOption');
-      continue;
-    }
-    const header = obj(raw, 'header', p, issues);
-    const key = header ? str(header, 'key').toLowerCase() : '';
-    if (!key) {
-      issues.add(`${p}.header.key`, 'is required');
-      continue;
-    }
-    if (key.startsWith(':') || key === 'host') {
-      // Envoy refuses to mutate pseudo headers here.
-      issues.add(`${p}.header.key`, `"${key}" cannot be added by header mutation`);
-      continue;
-    }
-    let action: HeaderOp['action'] = APPEND_ACTIONS[str(raw, 'append_action')] ?? 'append';
-    const appendFlag = wrapped(raw, 'append');
-    if (typeof appendFlag === 'boolean') action = appendFlag ? 'append' : 'overwrite';
-    const value = str(header ?? {}, 'value');
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(key)) {
-      issues.add(`${p}.header.key`, `"${key}" is not a valid header name`);
-      continue;
-    }
-    if (/[\r\n\0]/.test(value)) {
-      issues.add(`${p}.header.value`, 'must not contain CR, LF or NUL');
-      continue;
-    }
-    add.push({ name: key, value, action });
-  }
-  const remove = arr(o, removeKey, path, issues).filter((x): x is string => typeof x === 'string').map((s) => s.toLowerCase());
-  return { add, remove };
 }
 
 function fraction(p: Obj | undefined): number {
@@ -248,12 +198,19 @@ export function compileCors(o: Obj, path: string, issues: Issues): CorsPolicy {
   };
 }
 
-/** typed_per_filter_config: fault and CORS per route / virtual host. */
-function perFilter(o: Obj, path: string, issues: Issues): { fault: FaultPolicy | undefined; cors: CorsPolicy | undefined } {
+interface PerFilter {
+  fault: FaultPolicy | undefined;
+  cors: CorsPolicy | undefined;
+  rateLimit: HttpLocalRateLimit | undefined;
+}
+
+/** typed_per_filter_config: fault, CORS and local rate limit per route / virtual host. */
+function perFilter(o: Obj, path: string, issues: Issues): PerFilter {
   let fault: FaultPolicy | undefined;
   let cors: CorsPolicy | undefined;
+  let rateLimit: HttpLocalRateLimit | undefined;
   const cfg = obj(o, 'typed_per_filter_config', path, issues);
-  if (!cfg) return { fault, cors };
+  if (!cfg) return { fault, cors, rateLimit };
   for (const [filter, raw] of Object.entries(cfg)) {
     if (!isObj(raw)) continue;
     const p = `${path}.typed_per_filter_config["${filter}"]`;
@@ -262,8 +219,9 @@ function perFilter(o: Obj, path: string, issues: Issues): { fault: FaultPolicy |
     const t = typeName(inner);
     if (t === 'envoy.extensions.filters.http.fault.v3.HTTPFault') fault = compileFault(inner, p, issues);
     else if (t === 'envoy.extensions.filters.http.cors.v3.CorsPolicy') cors = compileCors(inner, p, issues);
+    else if (t === HTTP_LOCAL_RATELIMIT) rateLimit = compileHttpLocalRateLimit(inner, p, issues);
   }
-  return { fault, cors };
+  return { fault, cors, rateLimit };
 }
 
 function compileAction(r: Obj, path: string, issues: Issues): RouteAction {
@@ -475,6 +433,7 @@ function compileRoute(r: Obj, path: string, issues: Issues): Route {
     response: headerMutations(r, 'response_headers_to_add', 'response_headers_to_remove', path, issues),
     fault: pf.fault,
     cors: pf.cors,
+    rateLimit: pf.rateLimit,
   };
 }
 
@@ -511,7 +470,15 @@ export function compileRouteConfiguration(rc: Obj, path = 'route_configuration')
       response: headerMutations(raw, 'response_headers_to_add', 'response_headers_to_remove', vp, issues),
       retry: compileRetry(obj(raw, 'retry_policy', vp, issues), `${vp}.retry_policy`, issues),
       cors: pf.cors,
+      rateLimit: pf.rateLimit,
     };
+    // require_tls (Istio's Gateway httpsRedirect): a request that did not come over TLS is redirected to https.
+    const requireTls = str(raw, 'require_tls');
+    if (requireTls === 'ALL' || requireTls === 'EXTERNAL_ONLY') {
+      const redirect = compileRoute({ name: 'require_tls', match: { prefix: '/' }, redirect: { https_redirect: true } }, `${vp}.require_tls`, issues);
+      redirect.headers.push((h) => h.header(':scheme') !== 'https');
+      vh.routes.unshift(redirect);
+    }
     table.virtualHosts.push(vh);
     for (const [j, d] of domains.entries()) {
       if (seen.has(d)) {

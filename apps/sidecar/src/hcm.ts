@@ -14,6 +14,7 @@ import type { RouteTable } from './config-route';
 import type { ConfigStore } from './config-store';
 import { CorsFilter } from './filter-cors';
 import { FaultFilter } from './filter-fault';
+import { LocalRateLimitFilter } from './filter-local-ratelimit';
 import { RbacFilter } from './filter-rbac';
 import type { HttpFilter } from './http-filter';
 import { H1Response } from './downstream-h1-exchange';
@@ -62,6 +63,8 @@ export class HttpConnectionManager implements RouterHost {
           return new CorsFilter(f.defaults, this);
         case 'rbac':
           return new RbacFilter(f.rbac, this, deps.stats);
+        case 'local_ratelimit':
+          return new LocalRateLimitFilter(f.config, this);
         case 'router':
           return new RouterFilter(deps.clusters, this);
       }

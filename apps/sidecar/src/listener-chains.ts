@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import type { Logger } from '@mesh/runtime';
 import type { ClusterManager } from './cluster-manager';
 import type { FilterChainConfig, ListenerConfig, TlsServerConfig } from './config-listener';
+import { admitConnection } from './filter-local-ratelimit';
 import { connectionFacts, selectChain, type FilterChainMatch } from './filter-chain-match';
 import type { HcmDeps } from './hcm';
 import { HttpListener } from './listener-http';
@@ -119,6 +120,12 @@ class ChainHandler {
 
   accept(socket: net.Socket, raw: net.Socket): void {
     if (this.refusal) {
+      socket.destroy();
+      return;
+    }
+    const limit = this.chain.networkRateLimit;
+    if (limit && !admitConnection(limit)) {
+      this.d.log.debug('connection rate limited; closed', { listener: this.listener.name, chain: this.chain.name, remote: raw.remoteAddress, response_flags: 'RL' });
       socket.destroy();
       return;
     }

@@ -1,0 +1,80 @@
+/**
+ * Local rate limiting, as Envoy does it without a rate limit service:
+ * - HTTP (envoy.filters.http.local_ratelimit): the route's (or virtual host's) typed_per_filter_config, else
+ *   the filter's own config; enabled for filter_enabled of requests, enforced for filter_enforced. A request
+ *   without a token is counted rate_limited; enforced, it gets a local reply (429 by default,
+ *   "local_rate_limited", response_headers_to_add; Envoy adds no x-envoy-ratelimited) and the RL response flag.
+ * - TCP (envoy.filters.network.local_ratelimit): a connection without a token is closed before any other
+ *   network filter sees it.
+ * Stats: <stat_prefix>.http_local_rate_limit.{enabled,ok,rate_limited,enforced} and
+ * local_rate_limit.<stat_prefix>.rate_limited (Envoy's names).
+ */
+import type { HttpLocalRateLimit, NetworkLocalRateLimit } from './config-local-ratelimit';
+import type { FilterHost, HttpFilter } from './http-filter';
+import type { HttpStream } from './http-stream';
+import { applyMutations } from './header-mutation';
+import { Flag } from './response-flags';
+import { processCounters, type Counter, type NamedCounters } from './stats-counters';
+
+interface HttpCounters {
+  enabled: Counter;
+  ok: Counter;
+  rate_limited: Counter;
+  enforced: Counter;
+}
+
+const LIMITED_BODY = 'local_rate_limited';
+
+function httpCounters(registry: NamedCounters, prefix: string): HttpCounters {
+  const c = (k: string) => registry.counter(`${prefix}.http_local_rate_limit.${k}`);
+  return { enabled: c('enabled'), ok: c('ok'), rate_limited: c('rate_limited'), enforced: c('enforced') };
+}
+
+export class LocalRateLimitFilter implements HttpFilter {
+  /** counters per config (the filter's and each per-route config's stat_prefix), created on first use */
+  private readonly counters = new WeakMap<HttpLocalRateLimit, HttpCounters>();
+
+  constructor(
+    private readonly config: HttpLocalRateLimit,
+    private readonly host: FilterHost,
+    private readonly registry: NamedCounters = processCounters,
+  ) {
+    this.counters.set(config, httpCounters(registry, config.statPrefix));
+  }
+
+  decode(s: HttpStream): boolean {
+    const cfg = s.route?.rateLimit ?? s.vhost?.rateLimit ?? this.config;
+    if (cfg.enabled <= 0 || (cfg.enabled < 1 && Math.random() >= cfg.enabled)) return true;
+    let c = this.counters.get(cfg);
+    if (!c) {
+      c = httpCounters(this.registry, cfg.statPrefix);
+      this.counters.set(cfg, c);
+    }
+    c.enabled.value++;
+    if (!cfg.bucket || cfg.bucket.consume()) {
+      c.ok.value++;
+      return true;
+    }
+    c.rate_limited.value++;
+    if (cfg.enforced <= 0 || (cfg.enforced < 1 && Math.random() >= cfg.enforced)) {
+      if (cfg.requestHeadersWhenNotEnforced.add.length > 0) applyMutations(s.req.headers as Record<string, string | string[]>, cfg.requestHeadersWhenNotEnforced);
+      return true;
+    }
+    c.enforced.value++;
+    s.flags |= Flag.RL;
+    // No x-envoy-ratelimited here: Envoy 1.36 sets it only for the global rate limit service's answers.
+    const headers: Record<string, string | string[]> = {};
+    applyMutations(headers, cfg.responseHeaders);
+    const out: Record<string, string> = {};
+    for (const k in headers) out[k] = String(headers[k]);
+    this.host.sendLocal(s, cfg.status, LIMITED_BODY, out);
+    return false;
+  }
+}
+
+/** The TCP check: true when the connection may go on (a token was taken), false to close it. */
+export function admitConnection(cfg: NetworkLocalRateLimit, registry: NamedCounters = processCounters): boolean {
+  if (!cfg.enabled || !cfg.bucket || cfg.bucket.consume()) return true;
+  registry.counter(`local_rate_limit.${cfg.statPrefix}.rate_limited`).value++;
+  return false;
+}
