@@ -20,6 +20,7 @@ import {
 } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import { runChecked } from '@mesh/deps';
+import { runMtlsBench } from './sidecar-mtls';
 
 const root = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
@@ -157,6 +158,8 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     };
     const h2 = { sidecar: await h2sat('sidecar', sidecarPort), envoy: await h2sat('envoy', envoyPort) };
     const rssEnd = procUsage(pid).rssMb;
+    // Issue 5: client sidecar -> server sidecar over mutual TLS, and two Envoys for comparison (sidecar-mtls.ts).
+    const mtls = await runMtlsBench(DURATION);
     const added = (r: LoadResult) => ({
       p50_ms: round(r.latencyMs.p50 - direct.latencyMs.p50),
       p90_ms: round(r.latencyMs.p90 - direct.latencyMs.p90),
@@ -171,6 +174,7 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
       saturation_h1: { sidecar: round(h1.sidecar, 0), envoy: round(h1.envoy, 0), nginx: round(h1.nginx, 0) },
       saturation_h2: { sidecar: round(h2.sidecar, 0), envoy: round(h2.envoy, 0) },
       ratio_h1_sidecar_over_envoy: round(h1.sidecar / h1.envoy, 3),
+      mtls_1000: mtls,
       duration_s: DURATION,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
