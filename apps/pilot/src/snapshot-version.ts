@@ -21,9 +21,10 @@ function resourceHash(resource: object): string {
 }
 
 export function typeVersion(resources: readonly object[]): string {
-  const hash = createHash('sha1');
-  for (const r of resources) hash.update(resourceHash(r));
-  return hash.digest('base64url').slice(0, 12);
+  // One update over the joined resource hashes (one native call instead of one per resource).
+  const parts = new Array<string>(resources.length);
+  for (let i = 0; i < resources.length; i++) parts[i] = resourceHash(resources[i] as object);
+  return createHash('sha1').update(parts.join('')).digest('base64url').slice(0, 12);
 }
 
 interface Interned {

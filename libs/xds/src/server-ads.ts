@@ -18,6 +18,7 @@ import { PushThrottle } from './server-push-throttle';
 import { SotwStream } from './server-sotw';
 import type { AdsStreamBase, StreamHost } from './server-stream';
 import type { Snapshot } from './snapshot';
+import { decodeSimpleDeltaDiscoveryRequest, decodeSimpleDiscoveryRequest } from './wire';
 import type { AckEvent, AdsServerOptions, ConnectionStatus, NackEvent, SendEvent } from './server-types';
 
 const SDS_TYPES: ReadonlySet<string> = new Set([TYPE_URL.SECRET]);
@@ -53,7 +54,17 @@ export class AdsServer {
     if (services.sds !== false) this.addSds(server, sds);
   }
 
-  private addAds(server: grpc.Server, ads: grpc.ServiceDefinition): void {
+  private addAds(server: grpc.Server, full: grpc.ServiceDefinition): void {
+    // ACKs (most requests on a busy server) are read by a small decoder; other requests by protobuf.
+    const fast = (method: string, simple: (buf: Buffer) => Record<string, unknown> | undefined): grpc.MethodDefinition<unknown, unknown> => {
+      const def = full[method] as grpc.MethodDefinition<unknown, unknown>;
+      return { ...def, requestDeserialize: (buf: Buffer) => simple(buf) ?? def.requestDeserialize(buf) };
+    };
+    const ads: grpc.ServiceDefinition = {
+      ...full,
+      StreamAggregatedResources: fast('StreamAggregatedResources', decodeSimpleDiscoveryRequest),
+      DeltaAggregatedResources: fast('DeltaAggregatedResources', decodeSimpleDeltaDiscoveryRequest),
+    };
     server.addService(ads, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => new DeltaStream(this.host, call),
