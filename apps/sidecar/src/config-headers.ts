@@ -2,7 +2,8 @@
  * request/response headers_to_add and headers_to_remove (route, virtual host, route configuration, weighted
  * cluster, local replies) compiled once: names checked and lower-cased, Envoy's append actions resolved.
  */
-import { arr, isObj, obj, str, wrapped, type Issues, type Obj } from './config-fields';
+import { arr, bool, isObj, obj, str, wrapped, type Issues, type Obj } from './config-fields';
+import { compileHeaderValue, type HeaderFormatter } from './header-formatter';
 
 export interface HeaderOp {
   /** lower-case header name */
@@ -10,6 +11,10 @@ export interface HeaderOp {
   value: string;
   /** 'append' adds a value, 'add-if-absent', 'overwrite' replaces (or adds), 'overwrite-if-exists'. */
   action: 'append' | 'add-if-absent' | 'overwrite' | 'overwrite-if-exists';
+  /** set when the value has %OPERATORS% (header-formatter.ts); `value` is then unused */
+  format: HeaderFormatter | undefined;
+  /** keep_empty_value: add the header even when the value formats to '' */
+  keepEmpty: boolean;
 }
 
 export interface HeaderMutations {
@@ -55,7 +60,16 @@ export function headerMutations(o: Obj, addKey: string, removeKey: string, path:
       issues.add(`${p}.header.value`, 'must not contain CR, LF or NUL');
       continue;
     }
-    add.push({ name: key, value, action });
+    const keepEmpty = bool(raw, 'keep_empty_value');
+    const compiled = compileHeaderValue(value);
+    if ('error' in compiled) {
+      issues.add(`${p}.header.value`, compiled.error);
+      continue;
+    }
+    if ('literal' in compiled) {
+      // Envoy drops a header whose value is empty unless keep_empty_value is set.
+      if (compiled.literal !== '' || keepEmpty) add.push({ name: key, value: compiled.literal, action, format: undefined, keepEmpty });
+    } else add.push({ name: key, value: '', action, format: compiled.format, keepEmpty });
   }
   const remove = arr(o, removeKey, path, issues).filter((x): x is string => typeof x === 'string').map((s) => s.toLowerCase());
   return { add, remove };

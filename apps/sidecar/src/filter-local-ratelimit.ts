@@ -57,14 +57,14 @@ export class LocalRateLimitFilter implements HttpFilter {
     }
     c.rate_limited.value++;
     if (cfg.enforced <= 0 || (cfg.enforced < 1 && Math.random() >= cfg.enforced)) {
-      if (cfg.requestHeadersWhenNotEnforced.add.length > 0) applyMutations(s.req.headers as Record<string, string | string[]>, cfg.requestHeadersWhenNotEnforced);
+      if (cfg.requestHeadersWhenNotEnforced.add.length > 0) applyMutations(s.req.headers as Record<string, string | string[]>, cfg.requestHeadersWhenNotEnforced, s);
       return true;
     }
     c.enforced.value++;
     s.flags |= Flag.RL;
     // No x-envoy-ratelimited here: Envoy 1.36 sets it only for the global rate limit service's answers.
     const headers: Record<string, string | string[]> = {};
-    applyMutations(headers, cfg.responseHeaders);
+    applyMutations(headers, cfg.responseHeaders, s, true);
     const out: Record<string, string> = {};
     for (const k in headers) out[k] = String(headers[k]);
     this.host.sendLocal(s, cfg.status, LIMITED_BODY, out);

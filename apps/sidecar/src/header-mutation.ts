@@ -3,6 +3,7 @@
  * route/virtual-host/route-config add and remove lists, applied in Envoy's order.
  */
 import type { HeaderMutations } from './config-route';
+import type { FormatSource } from './header-formatter';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -26,23 +27,33 @@ export function copyEndToEnd(src: HeaderMap, keepTeTrailers: boolean): Record<st
   return out;
 }
 
-export function applyMutations(headers: Record<string, string | string[]>, m: HeaderMutations): void {
+/**
+ * Applies removals then additions. Values with %OPERATORS% are formatted from `source` (the stream) and,
+ * on the response side (`response` true), from the response headers being built; without a source they
+ * format to '' and, like every empty value, are skipped unless keep_empty_value.
+ */
+export function applyMutations(headers: Record<string, string | string[]>, m: HeaderMutations, source?: FormatSource, response = false): void {
   for (let i = 0; i < m.remove.length; i++) delete headers[m.remove[i]];
   for (let i = 0; i < m.add.length; i++) {
     const op = m.add[i];
+    let value = op.value;
+    if (op.format !== undefined) {
+      value = source ? op.format(source, response ? headers : undefined) : '';
+      if (value === '' && !op.keepEmpty) continue;
+    }
     const cur = headers[op.name];
     switch (op.action) {
       case 'append':
-        headers[op.name] = cur === undefined ? op.value : Array.isArray(cur) ? [...cur, op.value] : [cur, op.value];
+        headers[op.name] = cur === undefined ? value : Array.isArray(cur) ? [...cur, value] : [cur, value];
         break;
       case 'add-if-absent':
-        if (cur === undefined) headers[op.name] = op.value;
+        if (cur === undefined) headers[op.name] = value;
         break;
       case 'overwrite':
-        headers[op.name] = op.value;
+        headers[op.name] = value;
         break;
       case 'overwrite-if-exists':
-        if (cur !== undefined) headers[op.name] = op.value;
+        if (cur !== undefined) headers[op.name] = value;
         break;
     }
   }

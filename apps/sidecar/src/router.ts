@@ -68,10 +68,10 @@ export class RouterFilter implements HttpFilter {
 
   private localHeaders(s: HttpStream, route: Route): Record<string, string> {
     const h: Record<string, string | string[]> = {};
-    applyMutations(h, route.response);
-    if (s.vhost) applyMutations(h, s.vhost.response);
+    applyMutations(h, route.response, s, true);
+    if (s.vhost) applyMutations(h, s.vhost.response, s, true);
     const t = this.host.table(s);
-    if (t) applyMutations(h, t.response);
+    if (t) applyMutations(h, t.response, s, true);
     const out: Record<string, string> = {};
     for (const k in h) out[k] = String(h[k]);
     return out;
