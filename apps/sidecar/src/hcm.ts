@@ -142,7 +142,8 @@ export class HttpConnectionManager implements RouterHost {
 
   /**
    * request_timeout (the request did not arrive in time) or stream_idle_timeout (nothing moved either way):
-   * 408 when no response started (stream idle: flag SI, as Envoy), else the stream is reset.
+   * 408 when no response started (504 for a stream idle timeout once the request is complete; flag SI, as
+   * Envoy), else the stream is reset.
    */
   streamTimeout(s: HttpStream, kind: 'request' | 'stream_idle'): void {
     if (s.done) return;
@@ -158,7 +159,9 @@ export class HttpConnectionManager implements RouterHost {
       if (!s.res.writableEnded) s.res.destroy();
       return;
     }
-    this.sendLocal(s, 408, kind === 'stream_idle' ? 'stream timeout' : 'request timeout');
+    // Envoy: a stream idle timeout while waiting on the upstream (the request fully received) is 504.
+    const status = kind === 'stream_idle' && s.req.complete ? 504 : 408;
+    this.sendLocal(s, status, kind === 'stream_idle' ? 'stream timeout' : 'request timeout');
   }
 
   continueDecoding(s: HttpStream): void {

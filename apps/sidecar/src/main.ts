@@ -2,6 +2,8 @@
  * The sidecar: parse flags, build the node identity, run one proxy per worker (node:cluster shares the
  * listening sockets; the first worker also serves admin), stop cleanly on SIGTERM or /quitquitquit.
  */
+// First: sizes the V8 heap before anything else allocates.
+import './v8-young-generation';
 import cluster from 'node:cluster';
 import { runApp, type Flags, type Logger } from '@mesh/runtime';
 import { startNodeAgent, type NodeAgent } from './agent';

@@ -19,9 +19,10 @@ export const Flag = {
   UR: 1 << 13, // upstream remote reset
   RBAC: 1 << 14, // denied by RBAC (HTTP 403 or TCP connection closed)
   SI: 1 << 15, // stream idle timeout
+  UPE: 1 << 16, // upstream protocol error
 } as const;
 
-const ORDER: readonly (keyof typeof Flag)[] = ['UH', 'UF', 'UO', 'NR', 'URX', 'DC', 'UT', 'LR', 'FI', 'DI', 'RL', 'UC', 'NC', 'UR', 'RBAC', 'SI'];
+const ORDER: readonly (keyof typeof Flag)[] = ['UH', 'UF', 'UO', 'NR', 'URX', 'DC', 'UT', 'LR', 'FI', 'DI', 'RL', 'UC', 'NC', 'UR', 'RBAC', 'SI', 'UPE'];
 const cache = new Map<number, string>();
 
 /** "-" for none, else the codes joined with "," in Envoy's order. Memoised: few combinations occur. */

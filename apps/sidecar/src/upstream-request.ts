@@ -59,6 +59,22 @@ function hashKey(s: HttpStream, a: RouteAction): number | undefined {
   return h;
 }
 
+/**
+ * How Envoy 1.36 reports an upstream reset (checked against the real binary): an HTTP/1 response the
+ * proxy's parser refuses is a protocol error (502, UPE); an HTTP/2 stream reset by the upstream is a remote
+ * reset (503 UR; "remote refused stream reset" for REFUSED_STREAM), also when the response had started;
+ * anything else is the connection ending (503 UC).
+ */
+function resetKind(err: NodeJS.ErrnoException & { rstCode?: number }): { flag: number; status: number; reason: string } {
+  const code = err.code ?? '';
+  if (code.startsWith('HPE_')) return { flag: Flag.UPE, status: 502, reason: 'protocol error' };
+  if (code === 'ERR_HTTP2_STREAM_ERROR') {
+    if (err.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return { flag: Flag.UR, status: 503, reason: 'remote refused stream reset' };
+    return { flag: Flag.UR, status: 503, reason: 'remote reset' };
+  }
+  return { flag: Flag.UC, status: 503, reason: 'connection termination' };
+}
+
 export class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
@@ -271,7 +287,7 @@ export class UpstreamRequest implements H1ResponseSink {
     }
     // Reset after the response started: nothing to retry, reset the downstream too.
     this.current = undefined;
-    this.s.flags |= Flag.UR;
+    this.s.flags |= resetKind(err).flag;
     if (!this.s.res.writableEnded) this.s.res.destroy();
     this.complete();
   }
@@ -298,11 +314,11 @@ export class UpstreamRequest implements H1ResponseSink {
       if (this.current === stream && this.responded && !this.s.res.writableEnded) this.s.res.addTrailers(copyEndToEnd(trailers, false));
     });
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.current === stream) this.onError(host, err);
+      if (this.current === stream) this.onError(host, Object.assign(err, { rstCode: stream.rstCode }));
     });
     stream.on('close', () => {
       if (this.current === stream && !this.responded && stream.rstCode !== undefined && stream.rstCode !== 0) {
-        this.onError(host, Object.assign(new Error(`stream reset ${stream.rstCode}`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        this.onError(host, Object.assign(new Error(`stream reset ${stream.rstCode}`), { code: 'ERR_HTTP2_STREAM_ERROR', rstCode: stream.rstCode }));
       }
     });
     if (s.body === undefined || s.body.length > 0) this.sendBody(stream);
@@ -447,9 +463,10 @@ export class UpstreamRequest implements H1ResponseSink {
     const cluster = this.cluster;
     this.current = undefined;
     this.endAttempt(host);
+    const kind = resetKind(err);
     if (this.responded) {
       // Reset after the response started: nothing to retry, reset the downstream too.
-      s.flags |= Flag.UR;
+      s.flags |= kind.flag;
       if (!s.res.writableEnded) s.res.destroy();
       this.complete();
       return;
@@ -460,9 +477,9 @@ export class UpstreamRequest implements H1ResponseSink {
     const p = this.retry;
     if (p && ((connect && p.connectFailure) || (!connect && p.reset)) && this.scheduleRetry()) return;
     if (p && s.attempts > 1) s.flags |= Flag.URX;
-    s.flags |= connect ? Flag.UF : Flag.UC;
-    const reason = connect ? 'connection failure' : 'connection termination';
-    this.fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
+    s.flags |= connect ? Flag.UF : kind.flag;
+    const reason = connect ? 'connection failure' : kind.reason;
+    this.fail(kind.status, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
   }
 
   private onTryTimeout(): void {

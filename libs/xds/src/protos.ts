@@ -71,6 +71,13 @@ export interface WireAny {
   value: Buffer;
 }
 
+/**
+ * Files the xDS client and server never need to encode or decode resources, parsed into the reflection root
+ * only when a type they define is first looked up. The admin dump alone pulls in the bootstrap and most of
+ * Envoy's extension protos (several MB of heap in every sidecar).
+ */
+const LAZY_PROTO_FILES = ['envoy/admin/v3/config_dump.proto'];
+
 const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
   'envoy/service/secret/v3/sds.proto',
@@ -92,7 +99,7 @@ const PROTO_FILES = [
   'envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/admin/v3/config_dump.proto',
+  ...LAZY_PROTO_FILES,
 ];
 
 /** proto-loader options used everywhere in the mesh (the canonical shape follows from them). */
@@ -136,7 +143,12 @@ export function loadXdsProtos(): XdsProtos {
   const messageType = (fullName: string): protobuf.Type => {
     let type = types.get(fullName);
     if (!type) {
-      type = r.lookupType(fullName);
+      try {
+        type = r.lookupType(fullName);
+      } catch (err) {
+        if (!loadLazyFiles(r)) throw err;
+        type = r.lookupType(fullName);
+      }
       types.set(fullName, type);
     }
     return type;
@@ -213,10 +225,21 @@ function reflectionRoot(): protobuf.Root {
     }
     return target;
   };
-  r.loadSync(PROTO_FILES, { keepCase: true });
+  r.loadSync(PROTO_FILES.filter((f) => !LAZY_PROTO_FILES.includes(f)), { keepCase: true });
   r.resolveAll();
   root = r;
   return r;
+}
+
+let lazyLoaded = false;
+
+/** Adds the lazy files to the root; false when they were loaded already (the lookup really failed). */
+function loadLazyFiles(r: protobuf.Root): boolean {
+  if (lazyLoaded) return false;
+  lazyLoaded = true;
+  r.loadSync(LAZY_PROTO_FILES, { keepCase: true });
+  r.resolveAll();
+  return true;
 }
 
 const CONVERSION: protobuf.IConversionOptions = {
