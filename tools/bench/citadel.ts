@@ -109,8 +109,9 @@ async function phase(client: CaClient, token: string, csrs: string[], concurrenc
  * in flight, and its latency counts from when it was due (so a stalled server cannot hide its queue by
  * slowing the sender down). Bounded by `seconds` and by rate * seconds requests.
  */
-async function openLoop(client: CaClient, token: string, csrs: string[], rate: number, seconds: number, pid: number): Promise<PhaseResult & { offered: number; maxInFlight: number; lateSendMs: number }> {
+async function openLoop(client: CaClient, token: string, csrs: string[], rate: number, seconds: number, pid: number): Promise<PhaseResult & { offered: number; maxInFlight: number; lateSendMs: number; clientCpuUs: number }> {
   const cpu0 = cpuSeconds(pid);
+  const clientCpu0 = process.cpuUsage();
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
   let errors = 0;
@@ -145,7 +146,9 @@ async function openLoop(client: CaClient, token: string, csrs: string[], rate: n
   latencies.sort((a, b) => a - b);
   const ok = latencies.length - errors;
   const serverCpuUs = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, ok);
-  return { count: ok, errors, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs, offered: pending.length / seconds, maxInFlight, lateSendMs };
+  const c = process.cpuUsage(clientCpu0);
+  const clientCpuUs = (c.user + c.system) / Math.max(1, ok);
+  return { count: ok, errors, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs, offered: pending.length / seconds, maxInFlight, lateSendMs, clientCpuUs };
 }
 
 async function csrsFor(kind: WorkloadKeyKind, count: number): Promise<string[]> {
@@ -220,7 +223,7 @@ async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Pro
       console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${LATENCY_CONCURRENCY} in flight: ${l.perSecond.toFixed(0)} certs/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
       const o = await openLoop(client, token, ecdsa, RATE, RATE_SECONDS, pid);
       console.log(
-        `CA ${caKeyType}: ECDSA P-256 CSRs, open loop at ${RATE}/s for ${RATE_SECONDS} s: ${o.count} ok, ${o.errors} errors, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms (from when each request was due), max ${o.maxInFlight} in flight, sender up to ${o.lateSendMs.toFixed(1)} ms late, server ${o.serverCpuUs.toFixed(0)} µs CPU/cert`,
+        `CA ${caKeyType}: ECDSA P-256 CSRs, open loop at ${RATE}/s for ${RATE_SECONDS} s: ${o.count} ok, ${o.errors} errors, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms (from when each request was due), max ${o.maxInFlight} in flight, sender up to ${o.lateSendMs.toFixed(1)} ms late, server ${o.serverCpuUs.toFixed(0)} µs CPU/cert, load generator ${o.clientCpuUs.toFixed(0)} µs CPU/cert`,
       );
       return { ecdsa: e, rsa: r, latency: l, atRate: o };
     } finally {
@@ -255,6 +258,10 @@ async function main(): Promise<void> {
       p99_offered_per_s: RATE,
       p50_ms_at_rate: round(rsaCa.atRate.p50),
       max_in_flight_at_rate: rsaCa.atRate.maxInFlight,
+      server_cpu_us_per_cert_at_rate: Math.round(rsaCa.atRate.serverCpuUs),
+      server_cpu_us_per_cert_rsa_csr: Math.round(rsaCa.rsa.serverCpuUs),
+      ec_ca_server_cpu_us_per_cert_at_rate: Math.round(ecCa.atRate.serverCpuUs),
+      load_generator_cpu_us_per_cert: Math.round(rsaCa.atRate.clientCpuUs),
       p99_ms_at_4_in_flight: round(rsaCa.latency.p99),
       throughput_concurrency: CONCURRENCY,
       ecdsa_p99_ms_saturated: round(rsaCa.ecdsa.p99),
