@@ -133,7 +133,11 @@ export class ConfigStore {
   /** RDS names the current listeners need. */
   routeNames(): string[] {
     const out = new Set<string>();
-    for (const l of this.listeners.resources.values()) if (l.value.hcm?.rdsName) out.add(l.value.hcm.rdsName);
+    for (const l of this.listeners.resources.values()) {
+      if (l.value.hcm?.rdsName) out.add(l.value.hcm.rdsName);
+      // Every filter chain's own HTTP connection manager (a gateway has one route config per TLS server).
+      for (const c of l.value.chains) if (c.hcm?.rdsName) out.add(c.hcm.rdsName);
+    }
     return [...out].sort();
   }
 

@@ -12,6 +12,7 @@ import type { NodeIdentity } from './node-identity';
 import { MeshStats } from './stats';
 import type { CertificateProvider } from './agent-tls';
 import { LocalSecrets } from './tls-secrets';
+import { AdsSecrets } from './xds-secrets';
 import { XdsBinding } from './xds-binding';
 
 export interface ProxyOptions {
@@ -44,7 +45,9 @@ export class Proxy {
   constructor(private readonly o: ProxyOptions) {
     const log = o.log;
     this.stats = new MeshStats(o.node);
-    const secrets = new LocalSecrets(o.certificates);
+    // Workload secrets from the node agent; any other SDS name (a gateway's credentials) over ADS.
+    const adsSecrets = new AdsSecrets();
+    const secrets = new LocalSecrets(o.certificates, adsSecrets);
     this.clusters = new ClusterManager(this.store, log, secrets);
     this.accessLog = o.accessLogPath ? new AccessLog(o.accessLogPath) : undefined;
     this.listeners = new ListenerManager(
@@ -56,7 +59,7 @@ export class Proxy {
       log,
       secrets,
     );
-    this.xds = o.xdsTarget ? new XdsBinding(o.xdsTarget, o.node, this.store, log) : undefined;
+    this.xds = o.xdsTarget ? new XdsBinding(o.xdsTarget, o.node, this.store, log, adsSecrets) : undefined;
     this.admin = o.admin
       ? new AdminServer({
           node: o.node,
