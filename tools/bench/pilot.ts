@@ -349,6 +349,7 @@ spec:
         pilot_peak_rss_mb: peakRssMb,
         pilot_peak_rss_connect_mb: connectedRssMb,
         pilot_heap_used_mb: Math.round(mem.heapUsed / 1024 / 1024),
+        pilot_heap_total_mb: Math.round(mem.heapTotal / 1024 / 1024),
         pilot_external_mb: Math.round(mem.external / 1024 / 1024),
         namespaces,
         full_iterations: full.length,

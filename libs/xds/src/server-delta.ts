@@ -9,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { isXdsTypeUrl, PUSH_ORDER, TYPE_URL } from './protos';
 import { canonicalNames, edsServiceName, type Snapshot, type SnapshotResource } from './snapshot';
 import { AdsStreamBase, newProgress, type StreamHost, type TypeProgress } from './server-stream';
+import { HeldVersions } from './server-delta-held';
 import { Subscription } from './subscription';
 import { encodeDeltaDiscoveryResponse } from './wire';
 import type { TypeStatus } from './server-types';
@@ -25,8 +26,8 @@ interface DeltaDiscoveryRequest {
 interface DeltaTypeState {
   subscription: Subscription;
   progress: TypeProgress;
-  /** name -> version the client holds (as far as we know). */
-  held: Map<string, string>;
+  /** name -> version the client holds (as far as we know); mostly the synced snapshot itself (server-delta-held). */
+  held: HeldVersions;
   /**
    * The snapshot `held` mirrors for the current subscription (every subscribed name it has, at its version,
    * and nothing else): a push from it to another snapshot only looks at the names that differ between the
@@ -61,7 +62,8 @@ export class DeltaStream extends AdsStreamBase {
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) {
-      state = { subscription: new Subscription(typeUrl), progress: newProgress(), held: new Map(), synced: undefined, forced: undefined, pending: undefined };
+      const subscription = new Subscription(typeUrl);
+      state = { subscription, progress: newProgress(), held: new HeldVersions(subscription), synced: undefined, forced: undefined, pending: undefined };
       for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.held.set(name, version);
       this.types.set(typeUrl, state);
     }
@@ -101,6 +103,7 @@ export class DeltaStream extends AdsStreamBase {
     }
     // Subscription changes count even with a stale nonce: Delta requests are not full state.
     const subscribe = canonicalNames(req.resource_names_subscribe, this.host.snapshotFor(this.nodeId), typeUrl);
+    if (subscribe.length > 0 || (req.resource_names_unsubscribe?.length ?? 0) > 0) state.held.detach();
     const diff = state.subscription.apply(subscribe, req.resource_names_unsubscribe ?? [], first);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
@@ -224,7 +227,7 @@ export class DeltaStream extends AdsStreamBase {
     // The first response for a wildcard type is sent even when empty, so the client can finish initializing.
     const mustAnswer = first && state.subscription.wildcard;
     if (resources.length === 0 && removed.length === 0 && !mustAnswer) {
-      settle(state, snapshot, removals, base);
+      settle(state, snapshot, removals, base, typeUrl);
       return NOTHING;
     }
     const version = snapshot.version(typeUrl);
@@ -236,7 +239,7 @@ export class DeltaStream extends AdsStreamBase {
       state.held.set(r.name, r.version);
     }
     for (const name of removed) state.held.delete(name);
-    settle(state, snapshot, removals, base);
+    settle(state, snapshot, removals, base, typeUrl);
     const now = new Date();
     state.progress.sentVersion = version;
     state.progress.sentNonce = nonce;
@@ -267,9 +270,10 @@ export class DeltaStream extends AdsStreamBase {
  * without removals leaves names to remove (remembered with the snapshot it started from); the removals that
  * follow it for the same snapshot complete the reconciliation.
  */
-function settle(state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, base: Snapshot | undefined): void {
+function settle(state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode, base: Snapshot | undefined, typeUrl: string): void {
   if (removals === 'all') {
     state.synced = snapshot;
+    state.held.rebase(snapshot.resources(typeUrl));
     state.forced = undefined;
     state.pending = undefined;
   } else if (removals === 'none') {
@@ -277,6 +281,7 @@ function settle(state: DeltaTypeState, snapshot: Snapshot, removals: RemovalMode
     state.pending = { snapshot, base };
   } else {
     state.synced = state.pending?.snapshot === snapshot ? snapshot : undefined;
+    if (state.synced) state.held.rebase(snapshot.resources(typeUrl));
     state.pending = undefined;
   }
 }
