@@ -204,5 +204,24 @@ export function describeGatewayTls(
       // The others kept working across the listener update.
       assert.equal((await httpsGet(state.ports.https, 'a.example.com', serverCa.cert)).status, 200);
     });
+
+    it('serves a renewed certificate once its Secret changes', async (t) => {
+      if (!state) return t.skip('gateway dependency missing');
+      const before = await httpsGet(state.ports.https, 'a.example.com', serverCa.cert);
+      assert.equal(before.status, 200);
+      const renewed = serverCa.issue('a.example.com');
+      writeConfig(dir, 'secrets.yaml', [
+        tlsSecretYaml('a-cred', NS, renewed),
+        tlsSecretYaml('m-cred', NS, pems.m),
+        tlsSecretYaml('m-cred-cacert', NS, undefined, clientCa.cert),
+      ].join('---\n'));
+      let r = before;
+      for (let i = 0; i < 100 && r.serial === before.serial; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await httpsGet(state.ports.https, 'a.example.com', serverCa.cert);
+      }
+      assert.notEqual(r.serial, before.serial);
+      assert.deepEqual({ status: r.status, body: r.body }, { status: 200, body: 'web' });
+    });
   });
 }

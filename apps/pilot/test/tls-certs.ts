@@ -79,6 +79,8 @@ export interface HttpsResult {
   error?: string;
   /** Subject CN of the certificate the server presented. */
   peer?: string;
+  /** Serial number of that certificate. */
+  serial?: string;
 }
 
 /** One HTTPS GET to 127.0.0.1:port with SNI `servername`, trusting `ca`, optionally with a client certificate. */
@@ -97,11 +99,13 @@ export function httpsGet(port: number, servername: string, ca: string, opts: { p
         ...(opts.client ? { cert: opts.client.cert, key: opts.client.key } : {}),
       },
       (res) => {
-        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate?.()?.subject?.CN;
+        const presented = (res.socket as import('node:tls').TLSSocket).getPeerCertificate?.();
+        const peer = presented?.subject?.CN;
+        const serial = presented?.serialNumber;
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(peer ? { peer: String(peer) } : {}) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(peer ? { peer: String(peer) } : {}), ...(serial ? { serial } : {}) }));
         res.on('error', (err) => resolve({ status: 0, body, error: err.message }));
       },
     );
