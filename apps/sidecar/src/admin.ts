@@ -9,8 +9,9 @@ import type { ClusterManager } from './cluster-manager';
 import type { ConfigStore, TypeState } from './config-store';
 import type { ListenerManager } from './listener-manager';
 import type { NodeIdentity } from './node-identity';
-import type { MeshStats, PromLine } from './stats';
-import { processCounters } from './stats-counters';
+import type { MeshStats } from './stats';
+import { StatsReport } from './stats-report';
+import { collectPeerStats, mergePrometheus, mergeStatsText, type StatsKind } from './stats-workers';
 
 export interface AdminDeps {
   node: NodeIdentity;
@@ -25,6 +26,8 @@ export interface AdminDeps {
   /** drain and exit (quitquitquit) */
   quit(): void;
   concurrency: number;
+  /** this worker's index under --concurrency (0 when unset) */
+  workerIndex?: number;
   startedAt: Date;
 }
 
@@ -36,8 +39,10 @@ function dynamic<T>(state: TypeState<T>, key: string): Record<string, unknown>[]
 
 export class AdminServer {
   readonly server: http.Server;
+  private readonly report: StatsReport;
 
   constructor(private readonly d: AdminDeps) {
+    this.report = new StatsReport(d);
     this.server = http.createServer((req, res) => {
       try {
         this.handle(req, res);
@@ -75,6 +80,10 @@ export class AdminServer {
       res.end(body);
     };
     const sendJson = (v: unknown): void => send(200, JSON.stringify(v, null, 2), 'application/json');
+    const fail = (err: Error): void => {
+      this.d.log.error('admin request failed', { path: req.url, error: err.message });
+      if (!res.headersSent) send(500, 'internal error\n');
+    };
     switch (url.pathname) {
       case '/ready': {
         const ok = this.d.ready();
@@ -104,11 +113,17 @@ export class AdminServer {
         return;
       }
       case '/stats':
-        if (json) sendJson({ stats: this.counters().map(([name, value]) => ({ name, value })) });
-        else send(200, this.counters().map(([n, v]) => `${n}: ${v}`).join('\n') + '\n');
+        void this.allWorkers('stats').then((text) => {
+          if (!json) return send(200, text);
+          const stats = text.split('\n').filter(Boolean).map((l) => {
+            const i = l.lastIndexOf(': ');
+            return { name: l.slice(0, i), value: Number(l.slice(i + 2)) };
+          });
+          sendJson({ stats });
+        }, fail);
         return;
       case '/stats/prometheus':
-        send(200, this.d.stats.prometheus(this.promCounters()), 'text/plain; version=0.0.4');
+        void this.allWorkers('prometheus').then((text) => send(200, text, 'text/plain; version=0.0.4'), fail);
         return;
       case '/quitquitquit':
         if (req.method !== 'POST') {
@@ -187,36 +202,15 @@ export class AdminServer {
     return out.join('\n') + '\n';
   }
 
-  /** Envoy-style counters: cluster.<name>.<counter>, server.*, listener_manager.*, control_plane.*. */
-  private counters(): [string, number][] {
-    const out: [string, number][] = [];
-    for (const c of this.d.clusters.clusters.values()) {
-      for (const [k, v] of Object.entries(c.counters)) out.push([`cluster.${c.config.name}.${k}`, v]);
-      out.push([`cluster.${c.config.name}.membership_total`, c.hosts.length], [`cluster.${c.config.name}.membership_healthy`, c.available.length]);
-      out.push([`cluster.${c.config.name}.upstream_rq_active`, c.breaker.activeRequests], [`cluster.${c.config.name}.circuit_breakers.default.rq_open`, c.breaker.activeRequests >= c.config.breakers.maxRequests ? 1 : 0]);
-    }
-    for (const [k, v] of Object.entries(this.d.stats.server)) out.push([`http.downstream.${k}`, v]);
-    for (const e of processCounters.entries()) out.push(e);
-    out.push(['listener_manager.total_listeners_active', this.d.listeners.list().filter((l) => l.state === 'active').length]);
-    out.push(['control_plane.connected_state', this.d.xdsConnected() ? 1 : 0]);
-    const s = this.d.store;
-    for (const [name, st] of [['lds', s.listeners], ['cds', s.clusters], ['rds', s.routes], ['eds', s.endpoints]] as const) {
-      out.push([`${name}.update_rejected`, (st as TypeState<unknown>).lastError ? 1 : 0]);
-    }
-    return out.sort((a, b) => a[0].localeCompare(b[0]));
-  }
-
-  private promCounters(): PromLine[] {
-    const lines: PromLine[] = [];
-    const clusters = [...this.d.clusters.clusters.values()];
-    const first = clusters[0];
-    const keys = first ? Object.keys(first.counters) : [];
-    for (const k of keys) {
-      for (const c of clusters) lines.push([`envoy_cluster_${k}`, `cluster_name="${c.config.name.replace(/"/g, '\\"')}"`, c.counters[k as keyof typeof c.counters]]);
-    }
-    for (const [k, v] of Object.entries(this.d.stats.server)) lines.push([`envoy_http_${k}`, '', v]);
-    for (const [k, v] of processCounters.entries()) lines.push([`envoy_${k.replace(/[^A-Za-z0-9_]/g, '_')}`, '', v]);
-    lines.push(['envoy_control_plane_connected_state', '', this.d.xdsConnected() ? 1 : 0]);
-    return lines;
+  /**
+   * This worker's report, summed with the other workers' under --concurrency (their reports come over
+   * IPC through the primary; a single process answers alone).
+   */
+  private async allWorkers(kind: StatsKind): Promise<string> {
+    const own = kind === 'stats' ? this.report.statsText() : this.report.prometheus();
+    if (this.d.concurrency <= 1) return own;
+    const peers = await collectPeerStats(kind);
+    const self = { worker: this.d.workerIndex ?? 0, text: own };
+    return kind === 'stats' ? mergeStatsText([self, ...peers]) : mergePrometheus([own, ...peers.map((p) => p.text)]);
   }
 }

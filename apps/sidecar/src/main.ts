@@ -11,6 +11,8 @@ import { errors } from './errors';
 import { flags, readAgentEnv, usageInfo } from './flags';
 import { buildNodeIdentity, type NodeIdentity } from './node-identity';
 import { Proxy } from './proxy';
+import { StatsReport } from './stats-report';
+import { answerStatsRequests, relayWorkerStats } from './stats-workers';
 
 /** The node agent (mutual TLS identity) when --ca-address is set; SDS is served by the first worker only. */
 async function startAgent(f: Flags<typeof flags>, node: NodeIdentity, log: Logger, workerIndex: number): Promise<NodeAgent | undefined> {
@@ -56,6 +58,8 @@ void runApp({
     if (concurrency > 1 && cluster.isPrimary) {
       plog.info('starting workers', { concurrency });
       const workers = Array.from({ length: concurrency }, (_, i) => cluster.fork({ MESH_SIDECAR_WORKER: String(i) }));
+      // /stats on the admin worker sums every worker's counters (stats-workers.ts)
+      relayWorkerStats(workers, plog);
       let quitting = false;
       const stopAll = async (): Promise<void> => {
         quitting = true;
@@ -98,6 +102,10 @@ void runApp({
       },
     });
     await proxy.start();
+    if (concurrency > 1) {
+      const report = new StatsReport({ store: proxy.store, clusters: proxy.clusters, listeners: proxy.listeners, stats: proxy.stats, xdsConnected: () => proxy.xds?.client.connected ?? false });
+      answerStatsRequests(workerIndex, (kind) => (kind === 'stats' ? report.statsText() : report.prometheus()));
+    }
     plog.info('sidecar started', { xds: xdsTarget, admin: proxy.admin ? `${f.adminAddress.host}:${proxy.adminPort}` : 'off', type: node.type, worker: workerIndex });
     return {
       stop: async () => {
