@@ -5,11 +5,13 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@mesh/runtime';
-import type { AdsServer } from '@mesh/xds';
+import { TYPE_URL, type AdsServer } from '@mesh/xds';
+import { redactConfig } from '@mesh/config';
 import type { ConfigStore } from './config-store';
 import type { PilotMetrics } from './debug-metrics';
 import type { PushManager } from './push-manager';
 import { shortType } from './push-manager';
+import { redactSecretResource } from './translate-gateway-tls';
 
 export interface DebugDeps {
   ads: AdsServer;
@@ -55,7 +57,8 @@ function configDump(deps: DebugDeps, proxyId: string): unknown {
     configs: snapshot.typeUrls().map((t) => ({
       typeUrl: t,
       version: snapshot.version(t),
-      resources: [...snapshot.resources(t).values()].map((r) => r.resource),
+      // Gateway credentials: never a private key in debug output.
+      resources: [...snapshot.resources(t).values()].map((r) => (t === TYPE_URL.SECRET ? redactSecretResource(r.resource) : r.resource)),
     })),
   };
 }
@@ -96,7 +99,7 @@ export async function startDebugServer(host: string, port: number, deps: DebugDe
         case '/debug/registryz':
           return json(res, 200, registryz(deps));
         case '/debug/configz':
-          return json(res, 200, deps.store.list());
+          return json(res, 200, deps.store.list().map(redactConfig));
         default:
           return json(res, 404, { error: `unknown path ${url.pathname}`, paths: ['/ready', '/metrics', '/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz'] });
       }

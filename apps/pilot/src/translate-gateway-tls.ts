@@ -94,6 +94,13 @@ export function serverTransportSocket(server: GatewayServer): TransportSocket {
   });
 }
 
+/** An SDS Secret as debug output may show it: the private key replaced. */
+export function redactSecretResource(resource: object): object {
+  const s = resource as Secret;
+  if (!s.tls_certificate) return resource;
+  return { ...s, tls_certificate: { ...s.tls_certificate, private_key: { inline_string: '[redacted]' } } };
+}
+
 /** SNI names of a server: its hosts without the `namespace/` part; none (any SNI) when one is `*`. */
 export function serverNames(hosts: readonly string[]): string[] {
   const names = hosts.map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h));

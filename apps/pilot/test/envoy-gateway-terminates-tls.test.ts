@@ -9,7 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { it } from 'node:test';
 import { requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
-import { dynamicResources, envoyBootstrap, readConfigDump } from '@mesh/xds/testing';
+import { dynamicResources, envoyBootstrap, httpGetText, readConfigDump } from '@mesh/xds/testing';
 import { describeGatewayTls, GATEWAY_NODE } from './gateway-tls-scenario';
 
 for (const mode of ['GRPC', 'DELTA_GRPC'] as const) {
@@ -36,6 +36,26 @@ for (const mode of ['GRPC', 'DELTA_GRPC'] as const) {
         assert.deepEqual(chains.map((c) => c.filter_chain_match?.server_names), [['a.example.com'], ['m.example.com']]);
         const secrets = dump.configs.find((c) => String(c['@type']).endsWith('SecretsConfigDump')) as { dynamic_active_secrets?: { name: string }[] } | undefined;
         assert.deepEqual((secrets?.dynamic_active_secrets ?? []).map((s) => s.name).sort(), ['kubernetes://a-cred', 'kubernetes://m-cred', 'kubernetes://m-cred-cacert']);
+      });
+
+      it('keeps private keys out of pilot\'s debug output (config_dump and configz)', async (t) => {
+        if (!envoy) return t.skip('envoy missing');
+        const base = `http://127.0.0.1:${String(state().pilot.debugPort)}`;
+        const dump = await httpGetText(`${base}/debug/config_dump?proxyID=${encodeURIComponent(GATEWAY_NODE.id)}`);
+        assert.equal(dump.status, 200);
+        assert.ok(dump.body.includes('kubernetes://a-cred'), 'the secrets are listed');
+        const configz = await httpGetText(`${base}/debug/configz`);
+        assert.ok(configz.body.includes('"kind": "Secret"'), 'Secrets are listed');
+        // One line of the private key's base64 body, as text, as base64, and as JSON Buffer bytes.
+        const line = (state().pems.a?.key ?? '').split('\n')[1] ?? 'missing';
+        const needles = [line, Buffer.from(line).toString('base64').slice(0, 40), Buffer.from(line).toJSON().data.join(',')];
+        for (const body of [dump.body, configz.body]) {
+          const compact = JSON.stringify(JSON.parse(body) as unknown);
+          for (const n of needles) assert.ok(!compact.includes(n), `private key material in debug output (${n.slice(0, 20)}...)`);
+        }
+        const secretType = (JSON.parse(dump.body) as { configs: { typeUrl: string; resources: { name: string; private_key?: unknown; tls_certificate?: { private_key?: unknown } }[] }[] }).configs
+          .find((c) => c.typeUrl.endsWith('.Secret'));
+        assert.deepEqual(secretType?.resources.find((r) => r.name === 'kubernetes://a-cred')?.tls_certificate?.private_key, { inline_string: '[redacted]' });
       });
     },
   );

@@ -12,4 +12,4 @@ export type {
 export { KINDS, lookupKind, type KindSchema } from './schema-registry';
 export { formatErrors, validateDocument, validateYaml, type DocumentResult } from './config-validate';
 export { exportedTo, formatReferenceError, referenceErrors, resolveDelegate, type ReferenceError } from './config-references';
-export { TLS_SECRET_TYPE } from './schema-core';
+export { redactConfig, REDACTED, TLS_SECRET_TYPE } from './schema-core';

@@ -4,7 +4,7 @@
  * `stringData` (plain values, folded into `data`) sit at the top level.
  */
 import type { SecretSpec } from './config-spec';
-import type { FieldError } from './config-types';
+import type { ConfigObject, FieldError } from './config-types';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
@@ -44,4 +44,13 @@ export function secretSpec(doc: Record<string, unknown>): { spec: SecretSpec; er
     for (const k of ['tls.crt', 'tls.key']) if (data[k] === undefined) errors.push({ path: `data.${k}`, message: `is required in a ${TLS_SECRET_TYPE} Secret` });
   }
   return { spec: { type: typeof type === 'string' ? type : 'Opaque', data }, errors };
+}
+
+export const REDACTED = '[redacted]';
+
+/** A config as debug output may show it: a Secret's values replaced (keys kept), anything else as is. */
+export function redactConfig(c: ConfigObject): ConfigObject {
+  if (c.kind !== 'Secret') return c;
+  const spec = c.spec as unknown as SecretSpec;
+  return { ...c, spec: { type: spec.type, data: Object.fromEntries(Object.keys(spec.data).map((k) => [k, REDACTED])) } };
 }
