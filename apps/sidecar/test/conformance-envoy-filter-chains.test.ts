@@ -11,6 +11,7 @@
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import forge from 'node-forge';
@@ -59,6 +60,9 @@ function mainChains(sourcePorts: number[]): ChainSpec[] {
     { name: 'alpn-bar', tls: true, match: { server_names: ['alpn.example.org'], application_protocols: ['bar'] } },
     { name: 'alpn-any', tls: true, match: { server_names: ['alpn.example.org'] } },
     { name: 'tls-any', tls: true, match: { transport_protocol: 'tls' } },
+    // SNI routing without terminating TLS: the backends are TLS servers themselves
+    { name: 'pass-alpha', match: { server_names: ['alpha.passthrough.org'] } },
+    { name: 'pass-beta', match: { server_names: ['beta.passthrough.org'] } },
     { name: 'plain', match: { transport_protocol: 'raw_buffer' } },
     { name: 'h10', match: { transport_protocol: 'raw_buffer', application_protocols: ['http/1.0'] } },
     { name: 'dst-5', match: { prefix_ranges: [cidr('127.0.0.5')] } },
@@ -115,6 +119,48 @@ async function nameServer(name: string): Promise<net.Server> {
   return server;
 }
 
+/** A TLS server that writes `name` on every connection and closes it (a passthrough chain's backend). */
+async function tlsNameServer(name: string, pem: { cert: string; key: string }): Promise<net.Server> {
+  const server = tls.createServer({ cert: pem.cert, key: pem.key }, (s) => {
+    s.on('error', () => undefined);
+    s.end(name);
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** A client transport that writes 16 bytes at a time, so the ClientHello reaches the proxy in many pieces. */
+class Trickle extends Duplex {
+  constructor(private readonly sock: net.Socket) {
+    super();
+    sock.on('data', (d: Buffer) => this.push(d));
+    sock.on('end', () => this.push(null));
+    sock.on('close', () => this.destroy());
+    sock.on('error', (e) => this.destroy(e));
+  }
+
+  override _read(): void {
+    // data is pushed as it arrives from the socket
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    let i = 0;
+    const step = (): void => {
+      if (i >= chunk.length) return cb();
+      this.sock.write(chunk.subarray(i, i + 16));
+      i += 16;
+      setTimeout(step, 1);
+    };
+    step();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.sock.end();
+    cb();
+  }
+}
+
 /** What came back before the connection closed ('closed' when nothing did). */
 function collect(socket: net.Socket | tls.TLSSocket): Promise<string> {
   return new Promise((resolve) => {
@@ -132,7 +178,7 @@ function collect(socket: net.Socket | tls.TLSSocket): Promise<string> {
 interface Client {
   name: string;
   listener: 'main' | 'port' | 'type';
-  tls?: { servername?: string; alpn?: string[] };
+  tls?: { servername?: string; alpn?: string[]; trickle?: boolean };
   /** the request line written on plaintext connections */
   line?: string;
   to?: string;
@@ -151,6 +197,8 @@ const CLIENTS: Client[] = [
   { name: 'ALPN: the client\'s first protocol that a chain names', listener: 'main', tls: { servername: 'alpn.example.org', alpn: ['bar', 'foo'] }, want: 'alpn-bar' },
   { name: 'ALPN: second protocol', listener: 'main', tls: { servername: 'alpn.example.org', alpn: ['zzz', 'foo'] }, want: 'alpn-foo' },
   { name: 'ALPN: none named falls to the chain without protocols', listener: 'main', tls: { servername: 'alpn.example.org', alpn: ['baz'] }, want: 'alpn-any' },
+  { name: 'SNI passthrough: TLS not terminated, the backend answers over TLS', listener: 'main', tls: { servername: 'alpha.passthrough.org' }, want: 'pass-alpha' },
+  { name: 'SNI passthrough with the ClientHello arriving 16 bytes at a time', listener: 'main', tls: { servername: 'beta.passthrough.org', trickle: true }, want: 'pass-beta' },
   { name: 'plaintext HTTP/1.1', listener: 'main', line: 'GET / HTTP/1.1', want: 'plain' },
   { name: 'http_inspector: HTTP/1.0 beats the source prefix', listener: 'main', line: 'GET / HTTP/1.0', from: '127.0.0.2', want: 'h10' },
   { name: 'source prefix', listener: 'main', line: 'GET / HTTP/1.1', from: '127.0.0.2', want: 'src-2' },
@@ -163,6 +211,8 @@ const CLIENTS: Client[] = [
   { name: 'destination port bucket without a match: default chain, not the wider chain', listener: 'port', line: 'x', want: 'd-default' },
   { name: 'destination port and source prefix', listener: 'port', line: 'x', from: '127.0.0.11', want: 'd-port' },
 ];
+
+const PLAIN = CLIENTS.find((c) => c.want === 'plain' && !c.from) as Client;
 
 describe('conformance with Envoy: filter chain matching', () => {
   const servers: net.Server[] = [];
@@ -181,8 +231,9 @@ describe('conformance with Envoy: filter chain matching', () => {
       skip = true;
       return;
     }
+    const pem = selfSigned();
     for (const n of CHAIN_NAMES) {
-      const s = await nameServer(n);
+      const s = n.startsWith('pass-') ? await tlsNameServer(n, pem) : await nameServer(n);
       servers.push(s);
       backends.set(n, (s.address() as net.AddressInfo).port);
     }
@@ -191,7 +242,6 @@ describe('conformance with Envoy: filter chain matching', () => {
       sourcePorts[who] = [await freePort(), await freePort()];
     }
     const all = [...sourcePorts.envoy, ...sourcePorts.sidecar];
-    const pem = selfSigned();
     ads = new AdsServer({ logger: quietLogger() });
     ads.setSnapshot(ENVOY_NODE, snapshot(resources(ports.envoy.main, ports.envoy.port, ports.envoy.type, all, backends, pem)));
     ads.setSnapshot(NODE_ID, snapshot(resources(ports.sidecar.main, ports.sidecar.port, ports.sidecar.type, all, backends, pem)));
@@ -204,7 +254,7 @@ describe('conformance with Envoy: filter chain matching', () => {
     for (const who of ['envoy', 'sidecar'] as const) {
       let answer = '';
       await waitUntil(`${who} listener`, () => {
-        void dial(who, CLIENTS[8]).then((r) => (answer = r));
+        void dial(who, PLAIN).then((r) => (answer = r));
         return answer === 'plain';
       }, 30_000).catch(async (err: Error) => {
         const stats = who === 'envoy' && envoy ? await fetch(`${envoy.adminUrl}/stats?filter=no_filter_chain_match`).then((r) => r.text()) : '';
@@ -226,7 +276,8 @@ describe('conformance with Envoy: filter chain matching', () => {
     const host = c.to ?? '127.0.0.1';
     const localPort = c.sourcePort !== undefined ? sourcePorts[who][used[who]++ % 2] : undefined;
     if (c.tls) {
-      const s = tls.connect({ host, port, servername: c.tls.servername, ALPNProtocols: c.tls.alpn, rejectUnauthorized: false });
+      const transport = c.tls.trickle ? { socket: new Trickle(net.connect({ host, port })) } : { host, port };
+      const s = tls.connect({ ...transport, servername: c.tls.servername, ALPNProtocols: c.tls.alpn, rejectUnauthorized: false });
       s.once('secureConnect', () => s.write('hello'));
       return collect(s);
     }
