@@ -11,7 +11,11 @@ import { RoundRobinLb } from './lb-round-robin';
 import type { Host } from './lb-types';
 import { matchRoute, RouteQuery, selectVirtualHost } from './route-match';
 import { requestHead } from './upstream-h1-client';
+import type { Duplex } from 'node:stream';
+import { H1Response, type H1ResponseOwner } from './downstream-h1-exchange';
+import { H1RequestParser } from './upstream-h1-parser';
 import { H1ResponseParser } from './upstream-h1-parser';
+import { CoarseTimer } from './timers-coarse';
 
 async function main(): Promise<void> {
   // 50 virtual hosts x 20 routes, the shape Pilot generates for a mid-size mesh.
@@ -65,6 +69,25 @@ async function main(): Promise<void> {
   if (bodyBytes === 0) throw new Error('the parser delivered no body');
   const upstreamHeaders = { host: 'svc49.ns.svc.cluster.local', 'user-agent': 'fortio.org/fortio-1.69.0', 'x-request-id': '6b2a3c1e-8f3d-4c55-9a8e-1f2d3c4b5a69', 'x-forwarded-proto': 'http', 'x-envoy-expected-rq-timeout-ms': '15000' };
   await record('upstream_request_head', () => requestHead('GET', '/api/v1/items?x=1', upstreamHeaders, ''));
+  // The downstream codec: a fortio-shaped request head parsed, a proxied 1 KiB response head + body built.
+  const requestBytes = Buffer.from('GET /echo?size=1024 HTTP/1.1\r\nHost: 127.0.0.1:15001\r\nUser-Agent: fortio.org/fortio-1.69.0\r\nAccept: */*\r\n\r\n', 'latin1');
+  let heads = 0;
+  const requestParser = new H1RequestParser({ onRequestHead: () => heads++, onBody: () => undefined, onComplete: () => undefined }, 60 * 1024);
+  await record('downstream_parse_request', () => {
+    requestParser.next();
+    return requestParser.execute(requestBytes);
+  });
+  if (heads === 0) throw new Error('the request parser delivered no head');
+  let written = 0;
+  const sink = { write: (b: Buffer | string) => ((written += b.length), true), cork: () => undefined, uncork: () => undefined, destroy: () => undefined } as unknown as Duplex;
+  const owner: H1ResponseOwner = { socket: sink, responseDone: () => undefined, pauseBody: () => undefined, resumeBody: () => undefined, touch: () => undefined };
+  const body = Buffer.alloc(1024, 120);
+  const responseHeaders = { 'content-type': 'text/plain', 'content-length': '1024', date: 'Wed, 25 Nov 2026 21:00:00 GMT', 'x-envoy-upstream-service-time': '1', server: 'envoy' };
+  await record('downstream_write_response_1k', () => new H1Response(owner, 1, true, false).writeHead(200, responseHeaders).end(body));
+  if (written === 0) throw new Error('the response wrote nothing');
+  const timer = new CoarseTimer(() => undefined, undefined);
+  await record('coarse_timer_rearm', () => timer.arm(300_000));
+  timer.clear();
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
