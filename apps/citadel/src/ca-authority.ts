@@ -52,7 +52,12 @@ export class CertificateAuthority {
     return seconds * 1000;
   }
 
-  async issueWorkloadCertificate(request: { csrPem: string; validity?: string | number; caller: TokenClaims }): Promise<IssuedCertificate> {
+  /**
+   * `abandoned` is asked once the CSR has been verified, before the CA key signs: under overload a
+   * request whose caller has gone (cancelled, deadline passed) is dropped instead of signed for nobody,
+   * so the queue drains at full speed and the callers still waiting are served.
+   */
+  async issueWorkloadCertificate(request: { csrPem: string; validity?: string | number; caller: TokenClaims; abandoned?: () => boolean }): Promise<IssuedCertificate> {
     const material = this.current;
     const lifetime = this.lifetimeMs(request.validity);
     const identity = spiffeId(this.policy.trustDomain, request.caller.namespace, request.caller.serviceAccount);
@@ -65,6 +70,7 @@ export class CertificateAuthority {
     const identitySans = csr.sans.filter((s) => s.kind === 'URI' && s.value === identity);
     const extra = csr.sans.find((s) => !(s.kind === 'URI' && s.value === identity)) ?? (identitySans.length > 1 ? identitySans[1] : undefined);
     if (extra) throw errors.create('CSR_EXTRA_SAN', { san: `${extra.kind}:${extra.value}`, allowed: `URI:${identity}` });
+    if (request.abandoned?.()) throw errors.create('REQUEST_ABANDONED', {});
     const now = Date.now();
     const notAfter = new Date(Math.min(now + lifetime, Date.parse(material.signingCert.validTo)));
     const der = await buildCertificate(

@@ -54,6 +54,11 @@ export const errors = defineErrors('CITADEL', {
     grpc: GrpcStatus.INTERNAL,
     http: 500,
   },
+  REQUEST_ABANDONED: {
+    message: () => 'the caller cancelled or its deadline passed before the certificate was signed; nothing was signed',
+    grpc: GrpcStatus.CANCELLED,
+    http: 499,
+  },
   CA_DIR_INVALID: {
     message: (p: { file: string; reason: string }) => `CA material in ${p.file}: ${p.reason}`,
     grpc: GrpcStatus.FAILED_PRECONDITION,

@@ -54,6 +54,8 @@ export interface GrpcServerDeps {
   identity: ServingIdentity;
 }
 
+const ABANDONED = errors.create('REQUEST_ABANDONED', {}).code;
+
 function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
   const v = metadata.get(key)[0];
   return v === undefined ? undefined : String(v);
@@ -74,7 +76,7 @@ export async function startGrpcServer(address: HostPort, deps: GrpcServerDeps): 
       (async () => {
         const caller = verifyToken(tokenKey, bearerToken(metadataValue(call.metadata, 'authorization')));
         identity = `${caller.namespace}/${caller.serviceAccount}`;
-        return authority.issueWorkloadCertificate({ csrPem: call.request.csr, validity: call.request.validity_duration, caller });
+        return authority.issueWorkloadCertificate({ csrPem: call.request.csr, validity: call.request.validity_duration, caller, abandoned: () => call.cancelled });
       })().then(
         (issued) => {
           endTimer();
@@ -86,7 +88,9 @@ export async function startGrpcServer(address: HostPort, deps: GrpcServerDeps): 
           endTimer();
           const e = err instanceof MeshError ? err : errors.create('SIGN_FAILED', { reason: (err as Error).message });
           metrics.refusals.inc({ reason: e.code.replace(/^MESH_ERR_CITADEL_/, '').toLowerCase() });
-          log.warn('certificate request refused', { code: e.code, error: e.message, caller: identity, peer });
+          // A caller that gave up is not a refusal worth a warning (thousands of them under overload).
+          if (e.code === ABANDONED) log.debug('certificate request abandoned by the caller', { code: e.code, caller: identity, peer });
+          else log.warn('certificate request refused', { code: e.code, error: e.message, caller: identity, peer });
           callback({ code: e.grpcStatus, details: `${e.code}: ${e.message}` });
         },
       );
