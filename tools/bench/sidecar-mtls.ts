@@ -1,5 +1,5 @@
 /**
- * npm run bench -- sidecar-mtls [--duration 10]
+ * npm run bench -- sidecar-mtls [--duration 10] [--cpu-prof-dir DIR]
  *
  * Mutual TLS on the data path, issue 5: client proxy -> server proxy with Istio's ISTIO_MUTUAL (outbound
  * cluster: SDS certificate, ROOTCA, SAN check of the server) and PeerAuthentication STRICT (inbound
@@ -162,7 +162,7 @@ export interface MtlsBenchResult {
  * Runs the mTLS comparison (expects dist/apps/sidecar built; builds dist/apps/citadel). Everything
  * started here is stopped before it returns or throws.
  */
-export async function runMtlsBench(durationSec: number): Promise<MtlsBenchResult> {
+export async function runMtlsBench(durationSec: number, profileDir?: string): Promise<MtlsBenchResult> {
   log('building apps/citadel');
   await runChecked({ name: 'build apps/citadel', command: process.execPath, args: [path.join(root, 'tools/build-app.mjs'), 'apps/citadel'], timeoutMs: 120_000 });
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -194,7 +194,8 @@ export async function runMtlsBench(durationSec: number): Promise<MtlsBenchResult
         path.join(root, 'dist/apps/sidecar/main.js'), '--xds-address', `127.0.0.1:${bound.port}`, '--node-id', id, '--namespace', NS, '--service-account', sa, '--labels', `app=${sa}`,
         '--admin-address', '127.0.0.1:0', '--concurrency', '1', '--log-level', 'warn', '--ca-address', citadel.address, '--ca-root-cert', rootCert, '--token-path', issueToken(caDir, dir, sa),
       ];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+      const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=sidecar-${sa}.cpuprofile`] : [];
+      const child = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
       cleanups.push(async () => {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
@@ -274,10 +275,13 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const i = args.indexOf('--duration');
   const duration = i >= 0 ? Number(args[i + 1]) : 10;
+  const p = args.indexOf('--cpu-prof-dir');
+  /** --cpu-prof-dir <dir>: both sidecars run under V8's CPU profiler; profiles written there on exit. */
+  const profileDir = p >= 0 ? path.resolve(args[p + 1]) : undefined;
   log('building apps/sidecar');
   await runChecked({ name: 'build apps/sidecar', command: process.execPath, args: [path.join(root, 'tools/build-app.mjs'), 'apps/sidecar'], timeoutMs: 120_000 });
   log(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  const result = await runMtlsBench(duration);
+  const result = await runMtlsBench(duration, profileDir);
   process.stdout.write(`${JSON.stringify({ mtls_1000: result })}\n`);
 }
 
