@@ -31,11 +31,16 @@ function subsetDefinition(push: PushContext, host: string, subset: string): { la
  * Subset names of every DestinationRule for a host (EDS is shared across namespaces, which may see
  * different DestinationRules under exportTo: each gets the assignments its clusters name).
  */
-export function subsetNames(push: PushContext, host: string): string[] {
-  const names = new Set<string>();
-  for (const s of push.destinationRule(host)?.spec.subsets ?? []) names.add(s.name);
-  for (const dr of push.destinationRulesAllByHost.get(host) ?? []) for (const s of dr.spec.subsets ?? []) names.add(s.name);
-  return [...names];
+export function subsetNames(push: PushContext, host: string): readonly string[] {
+  const all = push.destinationRulesAllByHost.get(host);
+  const first = push.destinationRule(host)?.spec.subsets ?? [];
+  // The common case, one DestinationRule for the host: its subsets, without building a set.
+  if (!all || (all.length === 1 && all[0]?.spec.subsets === first)) return first.map((s) => s.name);
+  return push.memo(`subset-names|${host}`, () => {
+    const names = new Set<string>(first.map((s) => s.name));
+    for (const dr of all) for (const s of dr.spec.subsets ?? []) names.add(s.name);
+    return [...names];
+  });
 }
 
 function toAssignment(name: string, endpoints: readonly ServiceEndpoint[]): ClusterLoadAssignment {

@@ -54,8 +54,10 @@ export function visibleVirtualServices(
 function drCandidates(push: PushContext, host: string): ScopedConfig<DestinationRuleSpec>[] {
   const exact = push.destinationRulesAllByHost.get(host);
   if (exact) return exact;
-  for (const [pattern, list] of push.destinationRulesAllByHost) {
-    if (pattern.startsWith('*') && host.endsWith(pattern.slice(1))) return list;
+  // Wildcard hosts are few: listed once per push instead of scanning every DestinationRule per lookup.
+  const wildcards = push.memo('dr-wildcard-hosts', () => [...push.destinationRulesAllByHost].filter(([pattern]) => pattern.startsWith('*')));
+  for (const [pattern, list] of wildcards) {
+    if (host.endsWith(pattern.slice(1))) return list;
   }
   return [];
 }
@@ -67,6 +69,10 @@ function drCandidates(push: PushContext, host: string): ScopedConfig<Destination
 export function destinationRuleFor(push: PushContext, namespace: string, host: string): ScopedConfig<DestinationRuleSpec> | undefined {
   const list = drCandidates(push, host);
   if (list.length === 0) return undefined;
+  if (list.length === 1) {
+    const only = list[0] as ScopedConfig<DestinationRuleSpec>;
+    return exportedTo(only.spec.exportTo, only.config.meta.namespace, namespace) ? only : undefined;
+  }
   const visible = list.filter((d) => exportedTo(d.spec.exportTo, d.config.meta.namespace, namespace));
   if (visible.length <= 1) return visible[0];
   const serviceNs = push.registry.service(host)?.namespace;
