@@ -87,6 +87,7 @@ describe('TCP metrics carry TLS principals; network RBAC denials are counted and
       listeners: [
         inboundListener('tcp', 'STRICT', { network: [allowClient], tcpCluster: 'inbound|9000||' }),
         inboundListener('tcp-deny', 'STRICT', { network: [denyOther], tcpCluster: 'inbound|9000||' }),
+        inboundListener('tcp-permissive', 'PERMISSIVE', { tcpCluster: 'inbound|9000||' }),
       ],
       clusters: [edsCluster({ name: 'inbound|9000||', connectTimeoutMs: 1000 })],
       endpoints: [clusterLoadAssignment('inbound|9000||', [{ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }])],
@@ -118,6 +119,14 @@ describe('TCP metrics carry TLS principals; network RBAC denials are counted and
     const outbound = { reporter: 'source', source_principal: CLIENT, destination_principal: SERVER, connection_security_policy: 'unknown', response_flags: '-' };
     assert.equal(sum(metric(client, 'istio_tcp_connections_opened_total', outbound)), 1, client.proxy.stats.prometheus([]));
     assert.equal(sum(metric(client, 'istio_tcp_connections_closed_total', outbound)), 1);
+  });
+
+  it('plaintext on a PERMISSIVE port: connection_security_policy none, no principal', async () => {
+    assert.equal(await roundTrip(net.connect(server.port('tcp-permissive'), '127.0.0.1'), 'connect'), 'ping\n');
+    const plain = { reporter: 'destination', source_principal: 'unknown', connection_security_policy: 'none', response_flags: '-' };
+    await waitFor('plaintext close counted', () => (sum(metric(server, 'istio_tcp_connections_closed_total', plain)) === 1 ? true : undefined), 5000);
+    assert.equal(sum(metric(server, 'istio_tcp_connections_opened_total', plain)), 1);
+    assert.equal(sum(metric(server, 'istio_tcp_connections_opened_total', { connection_security_policy: 'mutual_tls', source_principal: 'unknown' })), 0, 'an mTLS connection always has a principal');
   });
 
   it('an identity the ALLOW policy does not name: closed, counted with flag RBAC and its principal, logged with the termination details', async () => {
