@@ -144,6 +144,10 @@ export function selectChain<T>(chains: readonly T[], matchOf: (chain: T) => Filt
   let candidates = chains;
   for (const step of STEPS) {
     if (candidates.length === 0) return undefined;
+    if (candidates.length === 1) {
+      if (step(matchOf(candidates[0]), f) < 0) return undefined;
+      continue;
+    }
     let best = -1;
     let kept: T[] = [];
     for (const c of candidates) {

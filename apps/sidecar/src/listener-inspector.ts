@@ -29,6 +29,12 @@ const enum Hello {
 
 /** The handshake bytes of the first TLS records (records of type 22 concatenated), or More. */
 function handshakeBytes(buf: Buffer): Buffer | Hello {
+  // Common case: the whole ClientHello in the first record (no copy).
+  if (buf.length >= 9 && buf[0] === 0x16 && buf[5] === 0x01) {
+    const len = buf.readUInt16BE(3);
+    const need = 4 + buf.readUIntBE(6, 3);
+    if (need <= len && 5 + len <= buf.length) return buf.subarray(5, 5 + need);
+  }
   const parts: Buffer[] = [];
   let off = 0;
   let have = 0;
