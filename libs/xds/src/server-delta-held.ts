@@ -51,8 +51,16 @@ export class HeldVersions {
   }
 
   /**
-   * Before the subscription changes: `base` answers only for covered names, so a name that becomes covered
-   * would look held. Copy what is held into the overlay and drop `base` (the next full send rebases).
+   * A name the subscription did not cover and now does: the client does not hold it (unless the overlay
+   * says otherwise), whatever `base` has under that name.
+   */
+  covered(name: string): void {
+    if (!this.overlay.has(name) && this.base?.has(name)) this.overlay.set(name, undefined);
+  }
+
+  /**
+   * Before the wildcard is switched on or off (every name's coverage may change): copy what is held into
+   * the overlay and drop `base` (the next full send rebases). O(held); rare.
    */
   detach(): void {
     if (!this.base) return;

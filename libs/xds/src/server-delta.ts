@@ -103,8 +103,11 @@ export class DeltaStream extends AdsStreamBase {
     }
     // Subscription changes count even with a stale nonce: Delta requests are not full state.
     const subscribe = canonicalNames(req.resource_names_subscribe, this.host.snapshotFor(this.nodeId), typeUrl);
-    if (subscribe.length > 0 || (req.resource_names_unsubscribe?.length ?? 0) > 0) state.held.detach();
-    const diff = state.subscription.apply(subscribe, req.resource_names_unsubscribe ?? [], first);
+    const unsubscribe = req.resource_names_unsubscribe ?? [];
+    if (subscribe.includes('*') || unsubscribe.includes('*')) state.held.detach();
+    const newlyCovered = subscribe.length > 0 ? subscribe.filter((n) => n !== '*' && !state.subscription.covers(n)) : subscribe;
+    const diff = state.subscription.apply(subscribe, unsubscribe, first);
+    for (const name of newlyCovered) state.held.covered(name);
     for (const name of diff.removed) if (!state.subscription.covers(name)) state.held.delete(name);
     const heldBack = this.deferred !== undefined && (typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.ROUTE);
     if (first || diff.removed.length > 0 || diff.wildcardChanged) {

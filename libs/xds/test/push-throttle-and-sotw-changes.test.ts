@@ -140,3 +140,34 @@ describe('SotW EDS push across snapshots', () => {
     assert.deepEqual(held, wantEds(v6));
   });
 });
+
+describe('Delta subscription growing after the stream synced', () => {
+  let server: TestAdsServer;
+  let stream: RawAdsStream<Req, { type_url: string; nonce: string; system_version_info: string; resources: { name: string }[] }> | undefined;
+  before(async () => {
+    server = await startTestAdsServer();
+  });
+  after(async () => {
+    stream?.close();
+    await server.stop();
+  });
+
+  it('sends an endpoint subscribed later, which the snapshot already had', async () => {
+    const id = 'delta-grow';
+    const s = openRawAdsStream<Req, { type_url: string; nonce: string; system_version_info: string; resources: { name: string }[] }>(server.address, 'DeltaAggregatedResources');
+    stream = s;
+    server.ads.setSnapshot(id, meshSnapshot({ version: 'v1', clusters: { a: [1001], b: [1002] }, route: 'a' }));
+    s.send({ node: { id }, type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: ['a'] });
+    const first = await s.next();
+    s.send({ type_url: first.type_url, response_nonce: first.nonce });
+    assert.deepEqual(first.resources.map((r) => r.name), ['a']);
+    // The stream now mirrors v1 for its subscription {a}; b joins it.
+    server.ads.setSnapshot(id, meshSnapshot({ version: 'v2', clusters: { a: [1011], b: [1002] }, route: 'a' }));
+    const second = await s.next();
+    s.send({ type_url: second.type_url, response_nonce: second.nonce });
+    assert.deepEqual(second.resources.map((r) => r.name), ['a']);
+    s.send({ type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: ['b'] });
+    const third = await s.next();
+    assert.deepEqual(third.resources.map((r) => r.name), ['b'], 'b is sent: the client never held it');
+  });
+});
