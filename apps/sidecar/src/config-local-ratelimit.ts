@@ -98,6 +98,11 @@ export function compileHttpLocalRateLimit(o: Obj, path: string, issues: Issues):
   for (const k of ['descriptors', 'rate_limits']) {
     if (arr(o, k, path, issues).length > 0) issues.add(`${path}.${k}`, 'rate limit descriptors are not supported by this proxy');
   }
+  // Refused rather than ignored, so nobody believes they are in effect.
+  if (o.local_rate_limit_per_downstream_connection === true) issues.add(`${path}.local_rate_limit_per_downstream_connection`, 'per-connection buckets are not supported by this proxy');
+  const xrl = o.enable_x_ratelimit_headers;
+  if (xrl !== undefined && xrl !== null && xrl !== 'OFF' && xrl !== 0) issues.add(`${path}.enable_x_ratelimit_headers`, 'x-ratelimit-* headers are not supported by this proxy');
+  if (obj(o, 'local_cluster_rate_limit', path, issues)) issues.add(`${path}.local_cluster_rate_limit`, 'sharing the limit across the local cluster is not supported by this proxy');
   const tb = obj(o, 'token_bucket', path, issues);
   return {
     statPrefix,
