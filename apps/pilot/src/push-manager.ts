@@ -146,6 +146,7 @@ export class PushManager {
     const previous = new Map(this.classes);
     this.classes.clear();
     let pushed = 0;
+    const counted = new Set<ProxyClass>();
     for (const [nodeId, entry] of this.proxies) {
       entry.key = scopeKey(this.push, entry.proxy);
       const old = previous.get(entry.key);
@@ -153,8 +154,12 @@ export class PushManager {
       // a WorkloadEntry change may move its inbound ports, not only endpoints.
       const own = !entry.key.startsWith('|');
       const cls = this.classFor(entry.key, entry.proxy, this.push, old && !own ? types : new Set(ALL_TYPES), old, endpointsOnly && !own);
-      for (const t of ALL_TYPES) {
-        if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
+      if (!counted.has(cls)) {
+        // Once per class (not per proxy): which versions this push starts, for convergence time.
+        counted.add(cls);
+        for (const t of ALL_TYPES) {
+          if (cls.versions.get(t) !== old?.versions.get(t)) this.pushStarted.set(`${t}|${cls.versions.get(t)}`, firstAt);
+        }
       }
       if (this.opts.ads.getSnapshot(nodeId) === cls.snapshot) continue;
       try {

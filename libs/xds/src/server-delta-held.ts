@@ -47,7 +47,8 @@ export class HeldVersions {
   /** The client now holds exactly the covered resources of `resources` at their versions. */
   rebase(resources: ReadonlyMap<string, SnapshotResource>): void {
     this.base = resources;
-    this.overlay.clear();
+    // Map#clear allocates a fresh table even when empty: this runs per stream and type on every push.
+    if (this.overlay.size > 0) this.overlay.clear();
   }
 
   /**

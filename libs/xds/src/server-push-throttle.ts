@@ -16,7 +16,10 @@ export interface ThrottledStream {
 }
 
 export class PushThrottle {
-  private readonly inFlight = new Set<ThrottledStream>();
+  /** Streams holding a slot -> when they got it. */
+  private readonly inFlight = new Map<ThrottledStream, { at: number }>();
+  /** One coarse timer for every slot (not one per push): releases slots held past slotTimeoutMs. */
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly queue = new Set<ThrottledStream>();
   /** Highest number of streams in flight at once (for benchmarks and tests). */
   peakInFlight = 0;
@@ -51,19 +54,30 @@ export class PushThrottle {
   }
 
   private start(stream: ThrottledStream): void {
-    this.inFlight.add(stream);
+    const slot = { at: Date.now() };
+    this.inFlight.set(stream, slot);
     if (this.inFlight.size > this.peakInFlight) this.peakInFlight = this.inFlight.size;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      clearTimeout(timer);
-      if (this.inFlight.delete(stream)) this.next();
-    };
-    const timer = setTimeout(release, this.slotTimeoutMs);
-    timer.unref();
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(1, Math.floor(this.slotTimeoutMs / 2))).unref();
     stream.pushLatest();
-    stream.onFlushed(release);
+    // Releases this slot only (a later slot of the same stream is another object).
+    stream.onFlushed(() => {
+      if (this.inFlight.get(stream) === slot && this.inFlight.delete(stream)) this.next();
+    });
+  }
+
+  private sweep(): void {
+    const limit = Date.now() - this.slotTimeoutMs;
+    let freed = false;
+    for (const [stream, slot] of this.inFlight) {
+      if (slot.at > limit) continue;
+      this.inFlight.delete(stream);
+      freed = true;
+    }
+    if (this.inFlight.size === 0 && this.queue.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+    if (freed) this.next();
   }
 
   private draining = false;
