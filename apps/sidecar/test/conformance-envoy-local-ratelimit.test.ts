@@ -8,7 +8,10 @@
  * counts and the RL response flag.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, httpConnectionManager, httpListener, routeConfiguration, socketListener, tcpProxyFilter, typedConfig } from '@mesh/xds';
@@ -117,6 +120,8 @@ describe('conformance with Envoy: local rate limit', () => {
   let proxy: Proxy | undefined;
   const ports = { envoy: { http: 0, tcp: 0 }, sidecar: { http: 0, tcp: 0 } };
   let skip = false;
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-rl-'));
+  const accessLog = path.join(logDir, 'access.log');
 
   before(async (t) => {
     if (!requireDep(t as never, 'envoy')) {
@@ -138,7 +143,7 @@ describe('conformance with Envoy: local rate limit', () => {
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
     const built = buildNodeIdentity({ nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client'], interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
     if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: { host: '127.0.0.1', port: 0 }, drainMs: 200, accessLogPath: '', concurrency: 1, log: createLogger('conformance-rl', 'error') });
+    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: { host: '127.0.0.1', port: 0 }, drainMs: 200, accessLogPath: accessLog, concurrency: 1, log: createLogger('conformance-rl', 'error') });
     await proxy.start();
     // Ready without spending tokens: the HTTP listeners accept connections, the TCP ones are listed as bound.
     let envoyTcp = false;
@@ -169,6 +174,7 @@ describe('conformance with Envoy: local rate limit', () => {
     await bound?.close();
     await a?.close();
     tcpBackend?.close();
+    fs.rmSync(logDir, { recursive: true, force: true });
   });
 
   it('the same answers to the same sequence (listener bucket of 2, route bucket of 1, not-enforced bucket of 1)', async (t) => {
@@ -212,5 +218,12 @@ describe('conformance with Envoy: local rate limit', () => {
     const prom = await fetch(`http://127.0.0.1:${proxy.adminPort}/stats/prometheus`).then((r) => r.text());
     assert.match(prom, /istio_requests_total\{[^}]*response_code="429"[^}]*response_flags="RL"[^}]*\} 1/);
     assert.match(prom, /istio_requests_total\{[^}]*response_code="503"[^}]*response_flags="RL"[^}]*\} 1/);
+    let limited: { response_code?: number; response_flags?: string; path?: string }[] = [];
+    await waitUntil('access log lines', () => {
+      const lines = fs.existsSync(accessLog) ? fs.readFileSync(accessLog, 'utf8').split('\n').filter(Boolean) : [];
+      limited = lines.map((l) => JSON.parse(l) as { response_code?: number; response_flags?: string; path?: string }).filter((r) => r.response_flags === 'RL');
+      return limited.length >= 2;
+    });
+    assert.deepEqual(limited.map((r) => r.response_code).sort(), [429, 503], 'the access log flags both limited requests RL');
   });
 });
