@@ -6,7 +6,7 @@
  */
 
 const TICK_MS = 500;
-/** below this a timer is native (precision matters more than cost) */
+/** below this a timer is native by default (precision matters more than cost) */
 const NATIVE_BELOW_MS = 1000;
 
 const active: CoarseTimer[] = [];
@@ -54,11 +54,13 @@ export class CoarseTimer {
   constructor(
     private readonly callback: (arg: never) => void,
     private readonly arg: unknown,
+    /** delays below this use a native timer */
+    private readonly nativeBelowMs = NATIVE_BELOW_MS,
   ) {}
 
   /** Arms (or re-arms) the timer `delayMs` from now. */
   arm(delayMs: number): void {
-    if (delayMs < NATIVE_BELOW_MS) {
+    if (delayMs < this.nativeBelowMs) {
       this.deadline = -1;
       if (this.native !== undefined && this.nativeDelay === delayMs) this.native.refresh();
       else {

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
+import { CoarseTimer } from './timers-coarse';
 import { H1ResponseParser, type H1ResponseHandler, type ResponseHeaders } from './upstream-h1-parser';
 
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
@@ -52,6 +53,8 @@ export class H1Exchange {
   /** the request was written completely (the connection may be reused after the response) */
   requestDone = false;
   finished = false;
+  /** already sent again once after a reused connection closed under it */
+  replayed = false;
   private bodyPaused = false;
 
   constructor(
@@ -65,6 +68,12 @@ export class H1Exchange {
     /** streamed body re-framed with chunked transfer-encoding */
     readonly chunked: boolean,
     public sink: H1ResponseSink | undefined,
+    /**
+     * An idempotent request with its whole body at hand: when a reused keep-alive connection turns out to
+     * have been closed by the upstream before any response byte (the upstream's idle close racing our
+     * write), it is sent once more on another connection instead of failing.
+     */
+    readonly replayable = false,
   ) {}
 
   /** Writes the request on its connection. */
@@ -143,6 +152,10 @@ export class H1Exchange {
   }
 }
 
+function closeIdle(conn: H1Connection): void {
+  if (conn.exchange === undefined) conn.socket.destroy();
+}
+
 export class H1Connection implements H1ResponseHandler {
   readonly socket: net.Socket;
   readonly parser: H1ResponseParser;
@@ -152,6 +165,10 @@ export class H1Connection implements H1ResponseHandler {
   /** the response ended but the request body is still being written */
   private responseDone = false;
   private keepAlive = false;
+  /** closes the connection after idle_timeout in the pool */
+  readonly idleTimer = new CoarseTimer(closeIdle, this);
+  /** exchanges assigned so far (more than one: a reused keep-alive connection) */
+  private served = 0;
 
   constructor(
     readonly pool: H1Pool,
@@ -163,18 +180,20 @@ export class H1Connection implements H1ResponseHandler {
     socket.setTimeout(pool.connectTimeoutMs);
     socket.once('connect', () => {
       this.connecting = false;
-      socket.setTimeout(pool.idleTimeoutMs);
+      // Idle time is kept by a coarse timer armed while the connection waits in the pool, not by a socket
+      // timeout (Node refreshes those on every read and write).
+      socket.setTimeout(0);
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.onSocketDrain());
     socket.on('timeout', () => {
       if (this.connecting) socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT_CONNECT' }));
-      else if (this.exchange === undefined) socket.destroy();
     });
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err));
     socket.once('close', () => {
       this.closed = true;
+      this.idleTimer.clear();
       this.fail(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }));
       this.pool.removeConnection(this);
     });
@@ -182,6 +201,8 @@ export class H1Connection implements H1ResponseHandler {
   }
 
   assign(ex: H1Exchange): void {
+    this.idleTimer.clear();
+    this.served++;
     this.exchange = ex;
     this.responseDone = false;
     this.keepAlive = false;
@@ -216,6 +237,12 @@ export class H1Connection implements H1ResponseHandler {
     this.exchange = undefined;
     if (ex === undefined) return;
     ex.conn = undefined;
+    if (ex.replayable && !ex.replayed && this.served > 1 && this.parser.idle && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+      ex.replayed = true;
+      if (!this.closed) this.socket.destroy();
+      this.pool.request(ex);
+      return;
+    }
     ex.finished = true;
     ex.releaseBody();
     const sink = ex.sink;
@@ -262,6 +289,7 @@ export class H1Connection implements H1ResponseHandler {
     }
     this.socket.resume();
     this.pool.release(this);
+    if (this.exchange === undefined && !this.socket.destroyed && this.pool.idleTimeoutMs > 0) this.idleTimer.arm(this.pool.idleTimeoutMs);
   }
 
   /** The exchange was cancelled mid-flight: the connection's state is unknown, close it. */

@@ -14,6 +14,7 @@ import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } 
 import { hash32 } from './lb-ring-hash';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
+import { CoarseTimer } from './timers-coarse';
 import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
 import type { ResponseHeaders } from './upstream-h1-parser';
 
@@ -75,11 +76,20 @@ function resetKind(err: NodeJS.ErrnoException & { rstCode?: number }): { flag: n
   return { flag: Flag.UC, status: 503, reason: 'connection termination' };
 }
 
+const ROUTE_TIMER_NATIVE_BELOW_MS = 5000;
+/** RFC 9110 §9.2.2: may be sent again when a reused connection was closed before any response */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+function onRouteTimeout(u: UpstreamRequest): void {
+  u.onGlobalTimeout();
+}
+
 export class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
   private retriesLeft: number;
-  private globalTimer: NodeJS.Timeout | undefined = undefined;
+  /** the route timeout: coarse (one shared tick) from 5 s up, where a few hundred ms do not matter */
+  private globalTimer: CoarseTimer | undefined = undefined;
   private tryTimer: NodeJS.Timeout | undefined = undefined;
   private backoffTimer: NodeJS.Timeout | undefined = undefined;
   /** the attempt in flight (h1 ClientRequest or h2 stream) */
@@ -110,7 +120,10 @@ export class UpstreamRequest implements H1ResponseSink {
     const s = this.s;
     this.buildHeaders();
     s.cancel = () => this.abort();
-    if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.a.timeoutMs);
+    if (this.a.timeoutMs > 0) {
+      this.globalTimer = new CoarseTimer(onRouteTimeout, this, ROUTE_TIMER_NATIVE_BELOW_MS);
+      this.globalTimer.arm(this.a.timeoutMs);
+    }
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
     if (!requestHasBody(s.req)) {
       s.body = NO_BODY;
@@ -255,7 +268,8 @@ export class UpstreamRequest implements H1ResponseSink {
       this.fail(503, `upstream request refused: ${(err as Error).message}`);
       return;
     }
-    const ex = new H1Exchange(pool, head, s.query.method === 'HEAD', body, body === undefined ? requestBody(s.req) : undefined, chunked, this);
+    const method = s.query.method;
+    const ex = new H1Exchange(pool, head, method === 'HEAD', body, body === undefined ? requestBody(s.req) : undefined, chunked, this, body !== undefined && IDEMPOTENT.has(method));
     this.current = ex;
     pool.request(ex);
   }
@@ -498,7 +512,7 @@ export class UpstreamRequest implements H1ResponseSink {
     this.fail(504, 'upstream request timeout');
   }
 
-  private onGlobalTimeout(): void {
+  onGlobalTimeout(): void {
     this.globalTimer = undefined;
     const s = this.s;
     s.flags |= Flag.UT;
@@ -537,7 +551,7 @@ export class UpstreamRequest implements H1ResponseSink {
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.globalTimer) clearTimeout(this.globalTimer);
+    this.globalTimer?.clear();
     if (this.tryTimer) clearTimeout(this.tryTimer);
     if (this.holdsRequest) this.cluster.breaker.releaseRequest();
     this.holdsRequest = false;

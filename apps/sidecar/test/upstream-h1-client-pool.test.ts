@@ -1,7 +1,8 @@
 /**
  * The lean upstream HTTP/1.1 client against real sockets: keep-alive reuse of one connection, requests
  * queued behind max_connections, a streamed request body re-framed as chunked, a close-delimited response,
- * a connection refused, and backpressure (the upstream socket is paused while the sink is full).
+ * a connection refused, backpressure (the upstream socket is paused while the sink is full), and the pool's
+ * idle timeout; an idempotent request replayed once when a reused connection closes under it.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -197,5 +198,65 @@ describe('lean upstream HTTP/1.1 client', () => {
     ex.resume();
     await within(sink.done, 20_000, 'the rest of the body');
     assert.equal(sink.chunks.reduce((n, c) => n + c.length, 0), 32 * 1024 * 1024);
+  });
+
+  it('closes a connection that stayed idle in the pool for idle_timeout, and only then', async () => {
+    const p = new H1Pool('127.0.0.1', port, 4, 1000, 1000);
+    pools.push(p);
+    const first = new Collect();
+    get(p, '/a', first);
+    await within(first.done, 5000, 'first response');
+    assert.equal(p.connections(), 1);
+    // Still open well before the idle timeout: a second request reuses it.
+    await new Promise((r) => setTimeout(r, 300));
+    const second = new Collect();
+    get(p, '/b', second);
+    await within(second.done, 5000, 'second response');
+    assert.equal(p.connections(), 1);
+    const t0 = Date.now();
+    for (let i = 0; i < 300 && p.connections() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(p.connections(), 0, 'the idle connection was never closed');
+    assert.ok(Date.now() - t0 >= 900, `closed after ${Date.now() - t0} ms, before the idle timeout`);
+  });
+
+  it('sends an idempotent request again when a reused connection was closed before answering; never a POST', async () => {
+    // Answers the first request on each connection (keep-alive), then closes the connection on the next
+    // one without a byte: the upstream's idle close racing the proxy's write, made deterministic.
+    let connections = 0;
+    const racy = net.createServer((s) => {
+      connections++;
+      let seen = 0;
+      let buf = '';
+      s.on('error', () => undefined);
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          if (++seen === 1) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+          else s.destroy();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => racy.listen(0, '127.0.0.1', resolve));
+    try {
+      const p = new H1Pool('127.0.0.1', (racy.address() as net.AddressInfo).port, 4, 1000, 10_000);
+      pools.push(p);
+      const send = async (method: string): Promise<Collect> => {
+        const sink = new Collect();
+        p.request(new H1Exchange(p, requestHead(method, '/r', { host: 'up' }, method === 'POST' ? 'content-length: 0\r\n' : ''), false, Buffer.alloc(0), undefined, false, sink, method !== 'POST'));
+        await within(sink.done, 5000, `${method} response`);
+        return sink;
+      };
+      assert.equal((await send('GET')).status, 200);
+      const again = await send('GET');
+      assert.equal(again.error, undefined, `replayed GET failed: ${again.error?.message}`);
+      assert.equal(again.status, 200);
+      assert.equal(connections, 2);
+      const post = await send('POST');
+      assert.equal(post.error?.code, 'ECONNRESET');
+      assert.equal(connections, 2);
+    } finally {
+      racy.close();
+    }
   });
 });
