@@ -183,7 +183,8 @@ function tlsListenerChains(push: PushContext, scope: ProxyScope, g: PortGroup, r
     }
     const names = serverNames(s.hosts);
     if (!claim(s, names)) continue;
-    const routeName = httpsRouteName(s);
+    // Istio's name; a port name used twice on one Gateway gets the server index too.
+    const routeName = routes.some((r) => r.name === httpsRouteName(s)) ? `${httpsRouteName(s)}.${s.index}` : httpsRouteName(s);
     routes.push(routeConfiguration(routeName, virtualHosts(push, scope, [s], g.port)));
     const hcm = httpConnectionManager({ statPrefix: `outbound_${g.port}`, routeConfigName: routeName, filters: httpFilters() });
     chains.push({
