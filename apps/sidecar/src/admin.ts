@@ -112,8 +112,17 @@ export class AdminServer {
         else send(200, list.map((l) => `${l.name}::${l.address}:${l.port}`).join('\n') + '\n');
         return;
       }
-      case '/stats':
-        void this.allWorkers('stats').then((text) => {
+      case '/stats': {
+        // Envoy's ?filter=<regex> on stat names
+        let filter: RegExp | undefined;
+        try {
+          filter = url.searchParams.has('filter') ? new RegExp(url.searchParams.get('filter') ?? '') : undefined;
+        } catch (err) {
+          send(400, `invalid regex: ${(err as Error).message}\n`);
+          return;
+        }
+        void this.allWorkers('stats').then((all) => {
+          const text = filter ? all.split('\n').filter((l) => l !== '' && filter.test(l.slice(0, l.lastIndexOf(': ')))).map((l) => `${l}\n`).join('') : all;
           if (!json) return send(200, text);
           const stats = text.split('\n').filter(Boolean).map((l) => {
             const i = l.lastIndexOf(': ');
@@ -122,6 +131,7 @@ export class AdminServer {
           sendJson({ stats });
         }, fail);
         return;
+      }
       case '/stats/prometheus':
         void this.allWorkers('prometheus').then((text) => send(200, text, 'text/plain; version=0.0.4'), fail);
         return;

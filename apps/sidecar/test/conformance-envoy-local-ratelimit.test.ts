@@ -215,6 +215,11 @@ describe('conformance with Envoy: local rate limit', () => {
     const fromSidecar = await read(`http://127.0.0.1:${proxy.adminPort}/stats`);
     assert.deepEqual(fromEnvoy.map(([, v]) => v), [3, 2, 1, 1, 1, 1, 0, 1], `Envoy counted otherwise: ${JSON.stringify(fromEnvoy)}`);
     assert.deepEqual(fromSidecar, fromEnvoy);
+    // /stats?filter=<regex>, as Envoy filters stat names
+    const filtered = async (base: string) => (await fetch(`${base}/stats?filter=${encodeURIComponent('^route_rl\\.')}`).then((r) => r.text())).split('\n').filter(Boolean).sort();
+    const envoyRoute = await filtered(envoy.adminUrl);
+    assert.ok(envoyRoute.includes('route_rl.http_local_rate_limit.enforced: 1'), envoyRoute.join('; '));
+    assert.deepEqual(await filtered(`http://127.0.0.1:${proxy.adminPort}`), envoyRoute);
     const prom = await fetch(`http://127.0.0.1:${proxy.adminPort}/stats/prometheus`).then((r) => r.text());
     assert.match(prom, /istio_requests_total\{[^}]*response_code="429"[^}]*response_flags="RL"[^}]*\} 1/);
     assert.match(prom, /istio_requests_total\{[^}]*response_code="503"[^}]*response_flags="RL"[^}]*\} 1/);
