@@ -2,7 +2,8 @@
  * VirtualService delegation (Istio 1.8+): a root http route with `delegate: {name, namespace}` stands for
  * the http routes of that VirtualService (which has no hosts). Each delegate route is merged with the
  * root route: every delegate match must fall inside one of the root's matches (a `/api/v1` prefix inside
- * `/api`; equal methods, headers, ports...), and the merged match carries both; root settings (timeout,
+ * `/api`, an exact header value inside a root prefix; no regex on either side of one field; equal ports
+ * and source namespaces), and the merged match carries both (the delegate's more specific values win); root settings (timeout,
  * retries, rewrite, fault, mirror, CORS, headers) fill what the delegate leaves unset. A delegate route
  * that fits no root match is a conflict: it is left out and reported, as is a delegate that does not
  * resolve. Destinations of delegate routes resolve short host names in the delegate's namespace.
@@ -21,33 +22,34 @@ export interface ExpandedRoute {
   index: number;
 }
 
-function sameMatch(a: StringMatch | undefined, b: StringMatch | undefined): boolean {
-  return a?.exact === b?.exact && a?.prefix === b?.prefix && a?.regex === b?.regex;
-}
-
-/** A delegate URI match fits inside the root's: same match, or a prefix/exact under the root prefix. */
-function uriFits(root: StringMatch | undefined, leaf: StringMatch | undefined): boolean {
+/**
+ * Whether a delegate string match lies inside the root's (Istio's rule): either absent; a regex on either
+ * side conflicts with anything on the other; under an exact root only the same exact value; under a
+ * prefix root a prefix or exact value starting with it.
+ */
+function fits(root: StringMatch | undefined, leaf: StringMatch | undefined): boolean {
   if (!root || !leaf) return true;
+  if (root.regex !== undefined || leaf.regex !== undefined) return false;
+  if (root.exact !== undefined) return leaf.exact === root.exact;
   if (root.prefix !== undefined) {
     const value = leaf.prefix ?? leaf.exact;
     return value !== undefined && value.startsWith(root.prefix);
   }
-  return sameMatch(root, leaf);
+  return true;
 }
 
-function mapsAgree(root: Record<string, StringMatch> | undefined, leaf: Record<string, StringMatch> | undefined): boolean {
+function mapsFit(root: Record<string, StringMatch> | undefined, leaf: Record<string, StringMatch> | undefined): boolean {
   if (!root || !leaf) return true;
-  return Object.entries(root).every(([k, v]) => leaf[k] === undefined || sameMatch(v, leaf[k]));
+  return Object.entries(root).every(([k, v]) => fits(v, leaf[k]));
 }
 
 /** Why a delegate match cannot sit inside a root match, or undefined when it can. */
 function conflict(root: HttpMatchRequest, leaf: HttpMatchRequest): string | undefined {
-  if (!uriFits(root.uri, leaf.uri)) return `uri ${JSON.stringify(leaf.uri)} is not inside the root's ${JSON.stringify(root.uri)}`;
-  for (const f of ['scheme', 'method', 'authority'] as const) {
-    if (root[f] && leaf[f] && !sameMatch(root[f], leaf[f])) return `${f} differs from the root's`;
+  for (const f of ['uri', 'scheme', 'method', 'authority'] as const) {
+    if (!fits(root[f], leaf[f])) return `${f} ${JSON.stringify(leaf[f])} is not inside the root's ${JSON.stringify(root[f])}`;
   }
   for (const f of ['headers', 'queryParams', 'withoutHeaders'] as const) {
-    if (!mapsAgree(root[f], leaf[f])) return `${f} differ from the root's`;
+    if (!mapsFit(root[f], leaf[f])) return `${f} ${JSON.stringify(leaf[f])} are not inside the root's ${JSON.stringify(root[f])}`;
   }
   if (root.port !== undefined && leaf.port !== undefined && root.port !== leaf.port) return `port ${leaf.port} differs from the root's ${root.port}`;
   if (root.sourceNamespace && leaf.sourceNamespace && root.sourceNamespace !== leaf.sourceNamespace) return 'sourceNamespace differs from the root\'s';
