@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   };
   const literal = route([add('x-a', 'one'), add('x-b', 'two'), add('x-c', 'three')]);
   const formatted = route([add('x-a', '%REQ(x-in)%'), add('x-b', '%DOWNSTREAM_REMOTE_ADDRESS%'), add('x-c', '%START_TIME%')]);
-  const source: FormatSource = { req: { headers: { 'x-in': 'hello', host: 'svc' }, socket: { remoteAddress: '10.0.0.9', remotePort: 50000 }, httpVersion: '1.1' }, startEpochMs: Date.now(), upstreamHost: '' };
+  const reqHeaders: Record<string, string> = { 'x-in': 'hello', host: 'svc' };
+  const source: FormatSource = { req: { socket: { remoteAddress: '10.0.0.9', remotePort: 50000 }, httpVersion: '1.1' }, query: { header: (n) => reqHeaders[n] }, startEpochMs: Date.now(), upstreamHost: '' };
   await record('headers_literal_3', () => {
     const h: Record<string, string | string[]> = { host: 'svc' };
     applyMutations(h, literal, source);

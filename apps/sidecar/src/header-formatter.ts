@@ -13,7 +13,9 @@ import type * as tls from 'node:tls';
 
 /** What a formatter reads: the downstream request and, on the response side, the response headers. */
 export interface FormatSource {
-  readonly req: { readonly headers: Record<string, string | string[] | undefined>; readonly socket: unknown; readonly httpVersion: string };
+  readonly req: { readonly socket: unknown; readonly httpVersion: string };
+  /** request headers, pseudo headers (:method, :path, :authority, :scheme) included */
+  readonly query: { header(name: string): string | undefined };
   readonly startEpochMs: number;
   readonly upstreamHost: string;
 }
@@ -122,7 +124,7 @@ function operator(name: string, arg: string | undefined, max: number | undefined
       if (!arg) return `${name} needs a header name: %${name}(name)%`;
       const [main, alt, extra] = arg.split('?').map((x) => x.toLowerCase());
       if (extra !== undefined || !main) return `more than 1 alternative header specified in token: ${arg}`;
-      if (name === 'REQ') return cap((s) => headerValue(s.req.headers, main === ':authority' ? 'host' : main) ?? (alt ? headerValue(s.req.headers, alt === ':authority' ? 'host' : alt) : undefined) ?? '');
+      if (name === 'REQ') return cap((s) => s.query.header(main) ?? (alt ? s.query.header(alt) : undefined) ?? '');
       return cap((_s, r) => (r ? headerValue(r, main) ?? (alt ? headerValue(r, alt) : undefined) ?? '' : ''));
     }
     case 'DOWNSTREAM_REMOTE_ADDRESS':

@@ -25,6 +25,9 @@ const REQUEST_HEADERS = [
   add('x-f-req-alt', '%REQ(x-missing?x-in)%'),
   add('x-f-req-max', '%REQ(x-in):3%'),
   add('x-f-req-absent', '%REQ(x-missing)%'),
+  add('x-f-path', '%REQ(:path)%'),
+  add('x-f-method', '%REQ(:method)%'),
+  add('x-f-authority', '%REQ(:authority)%'),
   add('x-f-mixed', 'a-%REQ(x-in)%-b %% c'),
   add('x-f-remote', '%DOWNSTREAM_REMOTE_ADDRESS%'),
   add('x-f-remote-ip', '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%'),
@@ -135,10 +138,13 @@ describe('conformance with Envoy: header formatters', () => {
   for (const path of ['/through', '/direct']) {
     it(`same formatted headers: ${path}`, async (t) => {
       if (skip) return t.skip('envoy not installed');
-      const opts = { path, host: 'svc.local', headers: { 'x-in': 'hello-world' } };
+      const opts = { path: `${path}?q=1`, host: 'svc.local', headers: { 'x-in': 'hello-world' } };
       const viaEnvoy = observe(await request(ports.envoy, opts));
       const viaSidecar = observe(await request(ports.sidecar, opts));
-      if (path === '/through') assert.equal(viaEnvoy['seen:x-f-req'], 'hello-world', 'Envoy did not format %REQ%');
+      if (path === '/through') {
+        assert.equal(viaEnvoy['seen:x-f-req'], 'hello-world', 'Envoy did not format %REQ%');
+        assert.equal(viaEnvoy['seen:x-f-path'], '/through?q=1');
+      }
       assert.deepEqual(viaSidecar, viaEnvoy);
     });
   }
