@@ -14,7 +14,6 @@ import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } 
 import { hash32 } from './lb-ring-hash';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
-import { CoarseTimer } from './timers-coarse';
 import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
 import type { ResponseHeaders } from './upstream-h1-parser';
 
@@ -76,7 +75,6 @@ function resetKind(err: NodeJS.ErrnoException & { rstCode?: number }): { flag: n
   return { flag: Flag.UC, status: 503, reason: 'connection termination' };
 }
 
-const ROUTE_TIMER_NATIVE_BELOW_MS = 5000;
 /** RFC 9110 §9.2.2: may be sent again when a reused connection was closed before any response */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -88,8 +86,11 @@ export class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
   private retriesLeft: number;
-  /** the route timeout: coarse (one shared tick) from 5 s up, where a few hundred ms do not matter */
-  private globalTimer: CoarseTimer | undefined = undefined;
+  /**
+   * The route timeout: a native timer (cleared at once when the request ends; a coarse timer would keep
+   * the finished request reachable until its next tick and get it promoted to the old generation).
+   */
+  private globalTimer: NodeJS.Timeout | undefined = undefined;
   private tryTimer: NodeJS.Timeout | undefined = undefined;
   private backoffTimer: NodeJS.Timeout | undefined = undefined;
   /** the attempt in flight (h1 ClientRequest or h2 stream) */
@@ -120,10 +121,7 @@ export class UpstreamRequest implements H1ResponseSink {
     const s = this.s;
     this.buildHeaders();
     s.cancel = () => this.abort();
-    if (this.a.timeoutMs > 0) {
-      this.globalTimer = new CoarseTimer(onRouteTimeout, this, ROUTE_TIMER_NATIVE_BELOW_MS);
-      this.globalTimer.arm(this.a.timeoutMs);
-    }
+    if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(onRouteTimeout, this.a.timeoutMs, this);
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
     if (!requestHasBody(s.req)) {
       s.body = NO_BODY;
@@ -551,7 +549,8 @@ export class UpstreamRequest implements H1ResponseSink {
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
-    this.globalTimer?.clear();
+    if (this.globalTimer !== undefined) clearTimeout(this.globalTimer);
+    this.globalTimer = undefined;
     if (this.tryTimer) clearTimeout(this.tryTimer);
     if (this.holdsRequest) this.cluster.breaker.releaseRequest();
     this.holdsRequest = false;
