@@ -331,6 +331,13 @@ spec:
       console.log(`heap snapshot: ${v8.writeHeapSnapshot(process.env.MESH_BENCH_HEAP_SNAPSHOT)}`);
     }
     const mem = process.memoryUsage();
+    try {
+      // Linux: resident memory by kind (anonymous = heaps and native allocations; file = mapped binaries).
+      const status = fs.readFileSync('/proc/self/status', 'utf8');
+      console.log(`memory: ${['VmRSS', 'RssAnon', 'RssFile', 'VmHWM'].map((k) => status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm'))?.[0]?.replace(/\s+/g, ' ')).join(', ')}; heap total ${Math.round(mem.heapTotal / 1048576)} MB, array buffers ${Math.round(mem.arrayBuffers / 1048576)} MB`);
+    } catch {
+      // not Linux
+    }
     const rssMb = Math.round(mem.rss / 1024 / 1024);
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     console.log(`phases (p50 ms over all pushes): ${Object.entries(phases).map(([k, v]) => `${k} ${pct(v, 50)}`).join(', ')}`);

@@ -63,18 +63,23 @@ export function deltaResourceEntry(name: string, version: string, typeUrl: strin
  * Encoded string fields that every response of a push repeats (type URL, version): encoded once, not once
  * per stream. Bounded: cleared when it grows past a few hundred distinct values.
  */
-const fieldCache = new Map<string, Buffer>();
+const fieldCache = new Map<number, Map<string, Buffer>>();
 
 function cachedStringField(field: number, value: string): Buffer {
-  const key = `${field}:${value}`;
-  let buf = fieldCache.get(key);
+  // Keyed by field, then by the value itself (no key string built per call: this runs per response).
+  let byValue = fieldCache.get(field);
+  if (!byValue) {
+    byValue = new Map();
+    fieldCache.set(field, byValue);
+  }
+  let buf = byValue.get(value);
   if (!buf) {
-    if (fieldCache.size >= 512) fieldCache.clear();
+    if (byValue.size >= 512) byValue.clear();
     // Its own memory: a small pooled slice would keep a whole 8 KB pool slab alive while cached.
     const pooled = stringField(field, value);
     buf = Buffer.allocUnsafeSlow(pooled.length);
     pooled.copy(buf);
-    fieldCache.set(key, buf);
+    byValue.set(value, buf);
   }
   return buf;
 }
