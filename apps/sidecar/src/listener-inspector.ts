@@ -21,10 +21,17 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** An HTTP/1 request line longer than this is not worth waiting for (Envoy's http_inspector reads 64 KiB). */
 const MAX_REQUEST_LINE = 64 * 1024;
 const RAW: Inspection = { transport: 'raw_buffer', sni: '', alpn: [] };
+/** RFC 9110 token characters (an HTTP method) */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
 
 const enum Hello {
   More,
   NotHello,
+  TooLarge,
 }
 
 /** The handshake bytes of the first TLS records (records of type 22 concatenated), or More. */
@@ -33,6 +40,7 @@ function handshakeBytes(buf: Buffer): Buffer | Hello {
   if (buf.length >= 9 && buf[0] === 0x16 && buf[5] === 0x01) {
     const len = buf.readUInt16BE(3);
     const need = 4 + buf.readUIntBE(6, 3);
+    if (need > MAX_CLIENT_HELLO) return Hello.TooLarge;
     if (need <= len && 5 + len <= buf.length) return buf.subarray(5, 5 + need);
   }
   const parts: Buffer[] = [];
@@ -50,6 +58,7 @@ function handshakeBytes(buf: Buffer): Buffer | Hello {
       const first = Buffer.concat(parts);
       if (first[0] !== 0x01) return Hello.NotHello;
       need = 4 + first.readUIntBE(1, 3);
+      if (need > MAX_CLIENT_HELLO) return Hello.TooLarge;
     }
     if (need >= 0 && have >= need) return Buffer.concat(parts).subarray(0, need);
   }
@@ -101,6 +110,8 @@ function parseClientHello(h: Buffer): { sni: string; alpn: string[] } | undefine
 function inspectHttp(buf: Buffer): string[] | 'more' {
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? ['h2c'] : 'more';
+  // Not HTTP as soon as the method is not a token (TLS or binary bytes): no protocol, no waiting.
+  for (let i = 0; i < buf.length && buf[i] !== 0x20; i++) if (!TOKEN[buf[i]]) return [];
   const eol = buf.indexOf('\r\n');
   if (eol < 0) return buf.length >= MAX_REQUEST_LINE ? [] : 'more';
   const line = buf.subarray(0, eol).toString('latin1');
@@ -115,7 +126,8 @@ function inspectHttp(buf: Buffer): string[] | 'more' {
 export function inspect(buf: Buffer, tls: boolean, http: boolean): Inspection | 'more' | 'too-large' {
   if (tls && buf.length > 0 && buf[0] === 0x16) {
     const hs = handshakeBytes(buf);
-    if (hs === Hello.More) return buf.length > MAX_CLIENT_HELLO ? 'too-large' : 'more';
+    if (hs === Hello.TooLarge) return 'too-large';
+    if (hs === Hello.More) return buf.length > MAX_CLIENT_HELLO + 1024 ? 'too-large' : 'more';
     if (hs !== Hello.NotHello) {
       const hello = parseClientHello(hs);
       if (hello) return { transport: 'tls', sni: hello.sni, alpn: hello.alpn };
