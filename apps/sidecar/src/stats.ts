@@ -128,6 +128,9 @@ export class MeshStats {
    * `principal` the SPIFFE id of an mTLS downstream ('' when none): an inbound request with one counts
    * as connection_security_policy="mutual_tls", without one as "none"; the client side reports "unknown".
    */
+  /** the series of the previous request and what selected it */
+  private lastSeries: { byPeer: Map<string, RequestSeries>; code: number; flags: string; protocol: string; grpcStatus: string; principal: string; series: RequestSeries } | undefined = undefined;
+
   recordRequest(cluster: string, peer: PeerInfo, principal: string, protocol: string, code: number, grpcStatus: string, flags: string, durationMs: number, reqBytes: number, respBytes: number): void {
     // Two levels: the long label prefix is per cluster (and peer); the per-request part is a short key.
     let byCluster = this.requestsByCluster.get(cluster);
@@ -139,6 +142,16 @@ export class MeshStats {
     if (!byPeer) {
       byPeer = new Map();
       byCluster.set(peer, byPeer);
+    }
+    // Steady traffic repeats the same series: check the last one by its parts before building a key.
+    const last = this.lastSeries;
+    if (last !== undefined && last.byPeer === byPeer && last.code === code && last.flags === flags && last.protocol === protocol && last.grpcStatus === grpcStatus && last.principal === principal) {
+      const hit = last.series;
+      hit.count++;
+      hit.duration.observe(durationMs);
+      hit.requestBytes.observe(reqBytes);
+      hit.responseBytes.observe(respBytes);
+      return;
     }
     const short = principal === '' ? `${code}|${flags}|${protocol}|${grpcStatus}` : `${code}|${flags}|${protocol}|${grpcStatus}|${principal}`;
     let s = byPeer.get(short);
@@ -152,6 +165,7 @@ export class MeshStats {
       }
       byPeer.set(short, s);
     }
+    this.lastSeries = { byPeer, code, flags, protocol, grpcStatus, principal, series: s };
     s.count++;
     s.duration.observe(durationMs);
     s.requestBytes.observe(reqBytes);
