@@ -21,6 +21,8 @@ export class ConfigStore {
   private readonly fileKeys = new Map<string, Map<string, ConfigObject>>();
   /** Effective config by key: when a key is declared in several files, the file that sorts first wins. */
   private readonly effective = new Map<string, ConfigObject>();
+  /** The effective configs by kind (same order as `effective`): every push lists a few kinds of thousands of configs. */
+  private readonly byKind = new Map<string, Map<string, ConfigObject>>();
   private readonly listeners: ChangeListener[] = [];
   private generation = 0;
 
@@ -71,9 +73,9 @@ export class ConfigStore {
 
   /** Every accepted config of a kind. */
   list(kind?: string): ConfigObject[] {
-    const out: ConfigObject[] = [];
-    for (const c of this.effective.values()) if (kind === undefined || c.kind === kind) out.push(c);
-    return out;
+    if (kind === undefined) return [...this.effective.values()];
+    const of = this.byKind.get(kind);
+    return of ? [...of.values()] : [];
   }
 
   private winner(key: string): ConfigObject | undefined {
@@ -94,6 +96,15 @@ export class ConfigStore {
       const after = this.winner(key);
       if (after) this.effective.set(key, after);
       else this.effective.delete(key);
+      if (before && before.kind !== after?.kind) this.byKind.get(before.kind)?.delete(key);
+      if (after) {
+        let of = this.byKind.get(after.kind);
+        if (!of) {
+          of = new Map();
+          this.byKind.set(after.kind, of);
+        }
+        of.set(key, after);
+      }
       if (before === after) continue;
       if (before && after && JSON.stringify(before.spec) === JSON.stringify(after.spec) && JSON.stringify(before.meta) === JSON.stringify(after.meta)) continue;
       changes.push({ key, kind: (after ?? before)?.kind ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
