@@ -118,6 +118,11 @@ class ChainHandler {
     return true;
   }
 
+  /** true when this chain terminates TLS (Node's TLS socket then replays bytes already read itself) */
+  get terminatesTls(): boolean {
+    return this.tlsServer !== undefined;
+  }
+
   accept(socket: net.Socket, raw: net.Socket): void {
     if (this.refusal) {
       socket.destroy();
@@ -261,9 +266,18 @@ export class ChainListener {
       socket.destroy();
       return;
     }
-    // Bytes already read are replayed through a stream without a handle.
-    if (first) h.accept(new PrefacedSocket(socket, first) as unknown as net.Socket, socket);
-    else h.accept(socket, socket);
+    if (!first) {
+      h.accept(socket, socket);
+      return;
+    }
+    // Bytes the inspectors read must reach the chain. A TLS socket feeds bytes buffered on the socket it
+    // wraps into its handle and then reads the handle natively, so for TLS chains the bytes go back with
+    // unshift() (half the CPU per TLS record of a JavaScript stream in between). Other chains (h2c reads
+    // the handle directly; TCP and HTTP/1 read events) get a stream without a handle that replays them.
+    if (h.terminatesTls) {
+      socket.unshift(first);
+      h.accept(socket, socket);
+    } else h.accept(new PrefacedSocket(socket, first) as unknown as net.Socket, socket);
   }
 
   activeRequests(): number {
