@@ -93,7 +93,10 @@ export class ConfigStore {
     const changes: ConfigChange[] = [];
     for (const key of new Set(keys)) {
       const before = this.effective.get(key);
-      const after = this.winner(key);
+      const winner = this.winner(key);
+      // A re-parsed document that did not change stays the very same object: every cache keyed by config
+      // objects (registry services and instances, push-context indexes) keeps hitting.
+      const after = before && winner && before !== winner && sameConfig(before, winner) ? before : winner;
       if (after) this.effective.set(key, after);
       else this.effective.delete(key);
       if (before && before.kind !== after?.kind) this.byKind.get(before.kind)?.delete(key);
@@ -106,11 +109,28 @@ export class ConfigStore {
         of.set(key, after);
       }
       if (before === after) continue;
-      if (before && after && JSON.stringify(before.spec) === JSON.stringify(after.spec) && JSON.stringify(before.meta) === JSON.stringify(after.meta)) continue;
+      // Only its place or apiVersion moved: nothing to push (the store holds the new object for /debug).
+      if (before && after && sameContent(before, after)) continue;
       changes.push({ key, kind: (after ?? before)?.kind ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
     }
     if (changes.length === 0) return;
     this.generation++;
     for (const l of this.listeners) l(changes);
   }
+}
+
+function sameContent(a: ConfigObject, b: ConfigObject): boolean {
+  return JSON.stringify(a.meta) === JSON.stringify(b.meta) && JSON.stringify(a.spec) === JSON.stringify(b.spec);
+}
+
+/** Same content and same place (kind, apiVersion, file and document index, metadata, spec). */
+function sameConfig(a: ConfigObject, b: ConfigObject): boolean {
+  return (
+    a.kind === b.kind &&
+    a.group === b.group &&
+    a.version === b.version &&
+    a.source.file === b.source.file &&
+    a.source.index === b.source.index &&
+    sameContent(a, b)
+  );
 }
