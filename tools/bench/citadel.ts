@@ -11,7 +11,7 @@
  * and, for comparison, node-forge's own pure-JS RSA signature. Bounded: each phase stops after
  * `seconds` or 200,000 requests. Last line: {"ecdsa_per_s","rsa_per_s","p99_ms",...}.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import forge from 'node-forge';
+import { startCitadel } from './lib/processes';
 import { createCaClient, createCsr, generateWorkloadKey, type CaClient, type WorkloadKeyKind } from '@mesh/xds';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -47,27 +48,6 @@ function cpuSeconds(pid: number): number {
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-async function startCitadel(dir: string, caKeyType: string): Promise<{ child: ChildProcess; grpcPort: number }> {
-  const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-  const child = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--ca-key-type', caKeyType], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`citadel did not start: ${stderr}`)), 30_000);
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      const line = stderr.split('\n').find((l) => l.includes('"citadel serving"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { grpcPort: number }).grpcPort);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`citadel exited ${code}: ${stderr}`)));
-  });
-  return { child, grpcPort };
 }
 
 interface PhaseResult {
@@ -269,7 +249,7 @@ interface CaRun {
 /** One citadel process with a fresh CA of the given key type; throughput and latency phases. */
 async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Promise<CaRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'citadel-bench-'));
-  const { child, grpcPort } = await startCitadel(dir, caKeyType);
+  const { child, grpcPort } = await startCitadel(dir, { args: ['--ca-key-type', caKeyType], nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] });
   const pid = child.pid ?? 0;
   try {
     const tokenRun = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), 'issue-token', '--ca-dir', dir, '--namespace', 'bench', '--service-account', 'load', '--log-level', 'warn'], { encoding: 'utf8' });

@@ -19,12 +19,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '@mesh/runtime';
-import { freePort, runChecked, runFortioLoad, startEnvoy, startNginx, waitUntil, type LoadResult } from '@mesh/deps';
+import { freePort, runChecked, runFortioLoad, startEnvoy, startNginx, type LoadResult } from '@mesh/deps';
 import {
   AdsServer, clusterLoadAssignment, clusterRoute, downstreamTlsTransportSocket, edsCluster, hcmNetworkFilter, httpConnectionManager, httpListener, istioMutualTlsContext,
   routeConfiguration, sdsSecretConfig, Snapshot, socketListener, TYPE_URL, typedConfig, upstreamTlsTransportSocket, virtualHost,
 } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
+import { startCitadel, waitHttp } from './lib/processes';
 
 const root = path.resolve(__dirname, '../..');
 const NS = 'bench';
@@ -98,37 +99,6 @@ function envoyWithSds(node: string, xdsPort: number, sdsSocket: string): object 
     },
   });
   return b;
-}
-
-async function waitHttp(port: number, what: string): Promise<void> {
-  await waitUntil(what, async () => {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/`);
-      await r.arrayBuffer();
-      return r.status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 30_000 });
-}
-
-/** The citadel binary on loopback port 0 with a fresh CA in `dir`; resolves with its gRPC address. */
-async function startCitadel(dir: string): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawn(process.execPath, [path.join(root, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`citadel did not start within 30 s: ${stderr}`)), 30_000);
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      const line = stderr.split('\n').find((l) => l.includes('"citadel serving"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { grpcPort: number }).grpcPort);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`citadel exited ${code}: ${stderr}`)));
-  });
-  return { child, address: `127.0.0.1:${port}` };
 }
 
 function issueToken(caDir: string, dir: string, sa: string): string {

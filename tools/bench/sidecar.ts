@@ -14,13 +14,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { freePort, runFortioLoad, runH2load, runWrk, startEnvoy, startNginx, waitUntil, type LoadResult } from '@mesh/deps';
+import { freePort, runFortioLoad, runH2load, runWrk, startEnvoy, startNginx, type LoadResult } from '@mesh/deps';
 import {
   AdsServer, clusterLoadAssignment, clusterRoute, edsCluster, httpConnectionManager, httpListener, routeConfiguration, Snapshot, TYPE_URL, virtualHost,
 } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import { runChecked } from '@mesh/deps';
 import { runMtlsBench } from './sidecar-mtls';
+import { waitHttp } from './lib/processes';
 
 const root = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
@@ -57,18 +58,6 @@ function procUsage(pid: number): { cpuSec: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = /VmRSS:\s+(\d+) kB/.exec(status);
   return { cpuSec: ticks / 100, rssMb: rss ? Number(rss[1]) / 1024 : 0 };
-}
-
-async function waitHttp(port: number, what: string): Promise<void> {
-  await waitUntil(what, async () => {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/`);
-      await r.arrayBuffer();
-      return r.status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 30_000 });
 }
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
