@@ -13,7 +13,7 @@ import { matchRoute, RouteQuery, selectVirtualHost } from './route-match';
 import { requestHead } from './upstream-h1-client';
 import type { Duplex } from 'node:stream';
 import { H1Response, type H1ResponseOwner } from './downstream-h1-exchange';
-import { H1RequestParser } from './upstream-h1-parser';
+import { H1RequestParser } from './downstream-h1-parser';
 import { H1ResponseParser } from './upstream-h1-parser';
 import { CoarseTimer } from './timers-coarse';
 

@@ -12,8 +12,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { H1Request, H1Response, type H1ResponseOwner } from './downstream-h1-exchange';
+import { H1RequestParser, type H1RequestHandler, type H1RequestHead } from './downstream-h1-parser';
+import type { ResponseHeaders } from './h1-framing';
 import { CoarseTimer, coarseNow } from './timers-coarse';
-import { H1RequestParser, type H1RequestHandler, type H1RequestHead, type ResponseHeaders } from './upstream-h1-parser';
 
 export interface H1ServerHooks {
   onRequest(req: H1Request, res: H1Response): void;

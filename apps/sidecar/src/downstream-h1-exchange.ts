@@ -9,7 +9,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type * as net from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
-import type { ResponseHeaders } from './upstream-h1-parser';
+import type { ResponseHeaders } from './h1-framing';
 
 /** What the response needs from its connection. */
 export interface H1ResponseOwner {

@@ -7,8 +7,9 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
+import type { ResponseHeaders } from './h1-framing';
 import { CoarseTimer } from './timers-coarse';
-import { H1ResponseParser, type H1ResponseHandler, type ResponseHeaders } from './upstream-h1-parser';
+import { H1ResponseParser, type H1ResponseHandler } from './upstream-h1-parser';
 
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
 const MAX_RESPONSE_HEADER_BYTES = 96 * 1024;

@@ -10,12 +10,12 @@ import type { Route, RouteAction, RetryPolicy, WeightedCluster } from './config-
 import type { UpstreamCluster, UpstreamHost } from './cluster-manager';
 import { corsResponseHeaders } from './filter-cors';
 import { applyMutations, copyEndToEnd } from './header-mutation';
+import type { ResponseHeaders } from './h1-framing';
 import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } from './http-stream';
 import { hash32 } from './lb-ring-hash';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
 import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
-import type { ResponseHeaders } from './upstream-h1-parser';
 
 /** the (shared, never written) body of a request without one */
 const NO_BODY = Buffer.alloc(0);

@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { H1Exchange, H1Pool, requestHead, type H1ResponseSink } from '../src/upstream-h1-client';
-import type { ResponseHeaders } from '../src/upstream-h1-parser';
+import type { ResponseHeaders } from '../src/h1-framing';
 
 class Collect implements H1ResponseSink {
   status = 0;

@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { H1ResponseParser, type ResponseHeaders } from '../src/upstream-h1-parser';
+import type { ResponseHeaders } from '../src/h1-framing';
+import { H1ResponseParser } from '../src/upstream-h1-parser';
 
 interface Parsed {
   status: number;
