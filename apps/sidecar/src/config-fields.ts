@@ -100,6 +100,15 @@ export function durationMs(o: Obj, key: string, fallback: number, path: string, 
   return seconds * 1000 + Math.floor(nanos / 1e6);
 }
 
+/** envoy.type.v3.FractionalPercent as a probability 0..1 (0 when unset). */
+export function fraction(p: Obj | undefined): number {
+  if (!p) return 0;
+  const n = num(p, 'numerator', 0);
+  const d = str(p, 'denominator');
+  const denom = d === 'MILLION' ? 1e6 : d === 'TEN_THOUSAND' ? 1e4 : 100;
+  return Math.min(1, n / denom);
+}
+
 /** Name of the set oneof member among `keys` (proto-loader with defaults sets the others to null/''). */
 export function oneof(o: Obj, keys: readonly string[]): string | undefined {
   for (const k of keys) {

@@ -5,7 +5,8 @@
 import {
   arr, bool, dataSourceText, durationMs, isObj, Issues, obj, socketAddress, str, typeName, wrappedBool, wrappedNum, type Obj, type ValidationResult,
 } from './config-fields';
-import { compileCors, compileFault, compileRouteConfiguration, type CorsPolicy, type FaultPolicy, type RouteTable } from './config-route';
+import { compileCors, compileFault, type CorsPolicy, type FaultPolicy } from './config-http-filters';
+import { compileRouteConfiguration, type RouteTable } from './config-route';
 import { compileHttpLocalRateLimit, compileNetworkLocalRateLimit, HTTP_LOCAL_RATELIMIT, NETWORK_LOCAL_RATELIMIT, type HttpLocalRateLimit, type NetworkLocalRateLimit } from './config-local-ratelimit';
 import { checkDistinctMatches, compileFilterChainMatch, EMPTY_MATCH, needsTlsInspector, type FilterChainMatch } from './filter-chain-match';
 import { compileRbacFilter, type RbacConfig } from './rbac-policy';

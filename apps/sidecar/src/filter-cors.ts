@@ -2,7 +2,7 @@
  * CORS (envoy.filters.http.cors): answers preflight requests from allowed origins and marks the stream so
  * the response carries access-control-allow-origin. Policy from the route, then the virtual host.
  */
-import type { CorsPolicy } from './config-route';
+import type { CorsPolicy } from './config-http-filters';
 import type { HttpStream } from './http-stream';
 import type { FilterHost, HttpFilter } from './http-filter';
 

@@ -2,7 +2,7 @@
  * Fault injection (envoy.filters.http.fault): delay then abort, each by percentage, from the route's
  * typed_per_filter_config or the filter's own config. Flags DI and FI.
  */
-import type { FaultPolicy } from './config-route';
+import type { FaultPolicy } from './config-http-filters';
 import type { HttpStream } from './http-stream';
 import type { FilterHost, HttpFilter } from './http-filter';
 import { Flag } from './response-flags';

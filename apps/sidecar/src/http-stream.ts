@@ -4,7 +4,8 @@
  */
 import type * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { CorsPolicy, Route, VirtualHost } from './config-route';
+import type { CorsPolicy } from './config-http-filters';
+import type { Route, VirtualHost } from './config-route';
 import { H1Request, H1Response } from './downstream-h1-exchange';
 import type { RouteQuery } from './route-match';
 

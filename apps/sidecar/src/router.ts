@@ -3,7 +3,8 @@
  * answers UF), redirects and direct responses. What happens upstream (host choice, breakers, timeouts,
  * retries, mirrors, relaying the response) is one UpstreamRequest per downstream stream (upstream-request.ts).
  */
-import type { RedirectAction, Route, RouteAction, WeightedCluster } from './config-route';
+import type { RedirectAction, Route } from './config-route';
+import type { RouteAction, WeightedCluster } from './config-route-action';
 import type { ClusterManager } from './cluster-manager';
 import { applyMutations } from './header-mutation';
 import type { FilterHost, HttpFilter } from './http-filter';

@@ -6,7 +6,8 @@
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import type { Route, RouteAction, RetryPolicy, WeightedCluster } from './config-route';
+import type { Route } from './config-route';
+import type { RouteAction, RetryPolicy, WeightedCluster } from './config-route-action';
 import type { UpstreamCluster, UpstreamHost } from './cluster-manager';
 import { corsResponseHeaders } from './filter-cors';
 import { applyMutations, copyEndToEnd } from './header-mutation';
