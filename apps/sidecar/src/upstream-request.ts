@@ -2,7 +2,9 @@
  * One upstream request of a downstream stream: host choice (with hash keys for ring hash), circuit breakers
  * (UO), per-route and per-try timeouts (504 UT), retries with exponential backoff (URX when exhausted),
  * request mirroring, and the response relayed downstream. HTTP/1.1 plaintext goes through the lean client
- * (this class is its sink), TLS through http.request, HTTP/2 through the endpoint's session.
+ * (this class is its sink), TLS through http.request, HTTP/2 through the endpoint's session. The pieces that
+ * need none of this state live beside it: lb-hash-key.ts, upstream-retry.ts (retriable statuses, backoff),
+ * upstream-reset.ts (what a failure was), upstream-mirror.ts.
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -13,10 +15,13 @@ import { corsResponseHeaders } from './filter-cors';
 import { applyMutations, copyEndToEnd } from './header-mutation';
 import type { ResponseHeaders } from './h1-framing';
 import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } from './http-stream';
-import { hash32 } from './lb-ring-hash';
+import { hashKey } from './lb-hash-key';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
 import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
+import { sendMirrors } from './upstream-mirror';
+import { CONNECT_ERRORS, resetKind } from './upstream-reset';
+import { backoffMs, IDEMPOTENT, retriableStatus } from './upstream-retry';
 
 /** the (shared, never written) body of a request without one */
 const NO_BODY = Buffer.alloc(0);
@@ -35,49 +40,6 @@ const enum Next {
   /** headers sent downstream: stream the body */
   Stream,
 }
-const CONNECT_ERRORS = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
-
-function hashKey(s: HttpStream, a: RouteAction): number | undefined {
-  let h: number | undefined;
-  for (const p of a.hashPolicy) {
-    let v: string | undefined;
-    if (p.kind === 'header') v = s.query.header(p.name);
-    else if (p.kind === 'source_ip') v = s.downstreamAddress;
-    else {
-      const cookie = s.req.headers.cookie;
-      if (typeof cookie === 'string') {
-        for (const part of cookie.split(';')) {
-          const eq = part.indexOf('=');
-          if (eq > 0 && part.slice(0, eq).trim() === p.name) v = part.slice(eq + 1).trim();
-        }
-      }
-    }
-    if (v === undefined) continue;
-    const k = hash32(v);
-    h = h === undefined ? k : (Math.imul(h, 31) + k) >>> 0;
-    if (p.terminal) break;
-  }
-  return h;
-}
-
-/**
- * How Envoy 1.36 reports an upstream reset (checked against the real binary): an HTTP/1 response the
- * proxy's parser refuses is a protocol error (502, UPE); an HTTP/2 stream reset by the upstream is a remote
- * reset (503 UR; "remote refused stream reset" for REFUSED_STREAM), also when the response had started;
- * anything else is the connection ending (503 UC).
- */
-function resetKind(err: NodeJS.ErrnoException & { rstCode?: number }): { flag: number; status: number; reason: string } {
-  const code = err.code ?? '';
-  if (code.startsWith('HPE_')) return { flag: Flag.UPE, status: 502, reason: 'protocol error' };
-  if (code === 'ERR_HTTP2_STREAM_ERROR') {
-    if (err.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return { flag: Flag.UR, status: 503, reason: 'remote refused stream reset' };
-    return { flag: Flag.UR, status: 503, reason: 'remote reset' };
-  }
-  return { flag: Flag.UC, status: 503, reason: 'connection termination' };
-}
-
-/** RFC 9110 §9.2.2: may be sent again when a reused connection was closed before any response */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 function onRouteTimeout(u: UpstreamRequest): void {
   u.onGlobalTimeout();
@@ -126,7 +88,7 @@ export class UpstreamRequest implements H1ResponseSink {
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
     if (!requestHasBody(s.req)) {
       s.body = NO_BODY;
-      this.sendMirrors();
+      sendMirrors(this.router, s, this.a.mirrors, this.headers, this.path);
       this.attempt();
       return;
     }
@@ -141,7 +103,7 @@ export class UpstreamRequest implements H1ResponseSink {
       body.once('end', () => {
         s.body = Buffer.concat(chunks);
         if (!this.finished) {
-          this.sendMirrors();
+          sendMirrors(this.router, s, this.a.mirrors, this.headers, this.path);
           this.attempt();
         }
       });
@@ -346,10 +308,7 @@ export class UpstreamRequest implements H1ResponseSink {
   private shouldRetry(status: number): boolean {
     const p = this.retry;
     if (!p || this.retriesLeft <= 0) return false;
-    if (p.on5xx && status >= 500) return true;
-    if (p.gatewayError && (status === 502 || status === 503 || status === 504)) return true;
-    if (p.retriable4xx && status === 409) return true;
-    return p.retriableStatusCodes.includes(status);
+    return retriableStatus(p, status);
   }
 
   private endAttempt(host: UpstreamHost): void {
@@ -368,8 +327,7 @@ export class UpstreamRequest implements H1ResponseSink {
     const n = p.numRetries - this.retriesLeft;
     this.retriesLeft--;
     cluster.counters.upstream_rq_retry++;
-    const ceiling = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** n);
-    const delay = Math.random() * ceiling;
+    const delay = backoffMs(p, n);
     this.current = undefined;
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
@@ -556,21 +514,5 @@ export class UpstreamRequest implements H1ResponseSink {
     if (this.holdsRequest) this.cluster.breaker.releaseRequest();
     this.holdsRequest = false;
     this.s.cancel = undefined;
-  }
-
-  private sendMirrors(): void {
-    const s = this.s;
-    for (const m of this.a.mirrors) {
-      if (m.fraction < 1 && Math.random() >= m.fraction) continue;
-      const c = this.router.clusters.get(m.cluster);
-      const host = c?.lb.pick(c.available) as UpstreamHost | undefined;
-      if (!host) continue;
-      const headers = { ...this.headers, host: `${String(this.headers.host).replace(/:\d+$/, '')}-shadow` };
-      const pool = host.http1();
-      const req = http.request({ protocol: pool.protocol, host: host.host, port: host.port, method: s.query.method, path: this.path, headers, agent: pool.agent, setHost: false });
-      req.on('response', (res) => res.resume());
-      req.on('error', () => undefined);
-      req.end(s.body);
-    }
   }
 }
