@@ -1,36 +1,55 @@
 /**
- * HTTP/1.1 upstream pool of one endpoint. Plaintext requests go through the lean client
- * (upstream-h1-client.ts); TLS endpoints and mirrors use a keep-alive Agent. Both cap connections by the
- * cluster's max_connections breaker and apply a connect timeout to each new socket (Envoy's connect_timeout).
+ * HTTP/1.1 upstream pool of one endpoint. Requests go through the lean client (upstream-h1-client.ts),
+ * plaintext or TLS; mirrors use a keep-alive Agent, made on first use. Both cap connections by the cluster's
+ * max_connections breaker and apply a connect timeout to each new socket (Envoy's connect_timeout).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import type { UpstreamTlsConfig } from './config-cluster';
 import { H1Pool } from './upstream-h1-client';
 
 export class Http1Pool {
-  readonly agent: http.Agent;
   readonly protocol: 'http:' | 'https:';
-  private lean: H1Pool | undefined = undefined;
+  private pool: H1Pool | undefined = undefined;
+  private mirrorAgent: http.Agent | undefined = undefined;
 
   constructor(
     private readonly maxConnections: number,
     private readonly connectTimeoutMs: number,
     private readonly idleTimeoutMs: number,
-    tlsConfig?: UpstreamTlsConfig,
+    private readonly tlsConfig?: UpstreamTlsConfig,
   ) {
+    this.protocol = tlsConfig ? 'https:' : 'http:';
+  }
+
+  /** The lean pool of this endpoint (created on first use). */
+  lean(host: string, port: number): H1Pool {
+    if (this.pool === undefined) {
+      const tlsConnect = this.tlsConfig ? h1TlsOptions(this.tlsConfig) : undefined;
+      this.pool = new H1Pool(host, port, Math.min(this.maxConnections, 1_000_000), this.connectTimeoutMs, this.idleTimeoutMs, tlsConnect);
+    }
+    return this.pool;
+  }
+
+  /** The keep-alive Agent of request mirrors (created on first use). */
+  get agent(): http.Agent {
+    if (this.mirrorAgent === undefined) this.mirrorAgent = this.makeAgent();
+    return this.mirrorAgent;
+  }
+
+  private makeAgent(): http.Agent {
+    const connectTimeoutMs = this.connectTimeoutMs;
     const options: http.AgentOptions = {
       keepAlive: true,
       keepAliveMsecs: 1000,
-      maxSockets: Math.min(maxConnections, 1_000_000),
-      maxFreeSockets: Math.min(maxConnections, 1024),
-      timeout: idleTimeoutMs,
+      maxSockets: Math.min(this.maxConnections, 1_000_000),
+      maxFreeSockets: Math.min(this.maxConnections, 1024),
+      timeout: this.idleTimeoutMs,
       scheduling: 'lifo',
     };
-    this.protocol = tlsConfig ? 'https:' : 'http:';
-    const agent = tlsConfig ? new https.Agent({ ...options, ...tlsOptions(tlsConfig, ['http/1.1']) }) : new http.Agent(options);
+    const agent = this.tlsConfig ? new https.Agent({ ...options, ...h1TlsOptions(this.tlsConfig) }) : new http.Agent(options);
     // The connect timeout covers only the TCP handshake; it is cleared once connected.
     const create = agent.createConnection.bind(agent);
     agent.createConnection = ((options: net.NetConnectOpts, cb?: (err: Error | null, s: import('node:stream').Duplex) => void) => {
@@ -41,28 +60,25 @@ export class Http1Pool {
       }
       return socket;
     }) as typeof agent.createConnection;
-    this.agent = agent;
-  }
-
-  /** The lean plaintext pool of this endpoint (created on first use); undefined for TLS endpoints. */
-  plaintext(host: string, port: number): H1Pool | undefined {
-    if (this.protocol !== 'http:') return undefined;
-    if (this.lean === undefined) this.lean = new H1Pool(host, port, Math.min(this.maxConnections, 1_000_000), this.connectTimeoutMs, this.idleTimeoutMs);
-    return this.lean;
+    return agent;
   }
 
   /** Sockets open to this endpoint (busy + idle). */
   connections(): number {
-    let n = this.lean ? this.lean.connections() : 0;
-    for (const list of Object.values(this.agent.sockets)) n += list?.length ?? 0;
-    for (const list of Object.values(this.agent.freeSockets)) n += list?.length ?? 0;
+    let n = this.pool ? this.pool.connections() : 0;
+    const agent = this.mirrorAgent;
+    if (agent === undefined) return n;
+    for (const list of Object.values(agent.sockets)) n += list?.length ?? 0;
+    for (const list of Object.values(agent.freeSockets)) n += list?.length ?? 0;
     return n;
   }
 
   /** Requests waiting for a socket. */
   pending(): number {
-    let n = this.lean ? this.lean.pending() : 0;
-    for (const list of Object.values(this.agent.requests)) n += list?.length ?? 0;
+    let n = this.pool ? this.pool.pending() : 0;
+    const agent = this.mirrorAgent;
+    if (agent === undefined) return n;
+    for (const list of Object.values(agent.requests)) n += list?.length ?? 0;
     return n;
   }
 
@@ -71,10 +87,35 @@ export class Http1Pool {
    * ones once their response is done, so no request in flight is cut (Envoy drains old pools the same way).
    */
   destroy(): void {
-    (this.agent as unknown as { keepAlive: boolean }).keepAlive = false;
-    for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
-    this.lean?.destroy();
+    const agent = this.mirrorAgent;
+    if (agent !== undefined) {
+      (agent as unknown as { keepAlive: boolean }).keepAlive = false;
+      for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
+    }
+    this.pool?.destroy();
   }
+}
+
+const prepared = new WeakMap<UpstreamTlsConfig, tls.ConnectionOptions>();
+
+/**
+ * tlsOptions for HTTP/1.1 with the secure context built once per identity: the cluster's UpstreamTlsConfig
+ * object (a rotated certificate or trust bundle arrives as a new object, with new pools), so every connection
+ * to every host of the cluster shares one context until the next rotation. PEM the context cannot load stays
+ * as raw options: each connect then fails (503 UF) instead of the process.
+ */
+export function h1TlsOptions(c: UpstreamTlsConfig): tls.ConnectionOptions {
+  let o = prepared.get(c);
+  if (o === undefined) {
+    const { ca, cert, key, ...rest } = tlsOptions(c, ['http/1.1']);
+    try {
+      o = { ...rest, secureContext: tls.createSecureContext({ ca, cert, key }) };
+    } catch {
+      o = { ...rest, ca, cert, key };
+    }
+    prepared.set(c, o);
+  }
+  return o;
 }
 
 /**

@@ -1,15 +1,18 @@
 /**
- * A lean HTTP/1.1 client for plaintext upstream endpoints, on net.Socket: a keep-alive pool per endpoint
+ * A lean HTTP/1.1 client for upstream endpoints, plaintext or TLS (sockets from upstream-h1-tls.ts): a keep-alive pool per endpoint
  * (LIFO idle list, connections capped by the cluster's max_connections, a FIFO of requests waiting for a
  * connection), the request head written as one string, the response read by H1ResponseParser and handed to
  * a sink without Node's ClientRequest/IncomingMessage objects. Backpressure both ways: the socket is paused
  * while the sink's consumer is full, and a streamed request body is paused while the socket is.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Readable } from 'node:stream';
+import type * as tls from 'node:tls';
 import type { ResponseHeaders } from './h1-framing';
 import { CoarseTimer } from './timers-coarse';
 import { H1ResponseParser, type H1ResponseHandler } from './upstream-h1-parser';
+import { openSocket, readyEvent, tlsConnectError, type H1Endpoint } from './upstream-h1-tls';
+import { TLS_CONNECT_FAILED } from './upstream-reset';
 
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
 const MAX_RESPONSE_HEADER_BYTES = 96 * 1024;
@@ -157,6 +160,20 @@ function closeIdle(conn: H1Connection): void {
   if (conn.exchange === undefined) conn.socket.destroy();
 }
 
+function onConnectTimeout(conn: H1Connection): void {
+  conn.socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT_CONNECT' }));
+}
+
+/** An exchange that never got a connection fails with err (unless cancelled meanwhile). */
+function failUnconnected(ex: H1Exchange, err: NodeJS.ErrnoException): void {
+  if (ex.finished) return;
+  ex.finished = true;
+  ex.releaseBody();
+  const sink = ex.sink;
+  ex.sink = undefined;
+  sink?.onUpstreamError(err);
+}
+
 export class H1Connection implements H1ResponseHandler {
   readonly socket: net.Socket;
   readonly parser: H1ResponseParser;
@@ -170,30 +187,28 @@ export class H1Connection implements H1ResponseHandler {
   readonly idleTimer = new CoarseTimer(closeIdle, this);
   /** exchanges assigned so far (more than one: a reused keep-alive connection) */
   private served = 0;
+  /** Envoy's connect_timeout over TCP connect and TLS handshake (a socket timeout restarts on every record) */
+  private connectTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly pool: H1Pool,
     first: H1Exchange,
+    socket: net.Socket,
   ) {
     this.parser = new H1ResponseParser(this, MAX_RESPONSE_HEADER_BYTES);
-    const socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
     this.socket = socket;
-    socket.setTimeout(pool.connectTimeoutMs);
-    socket.once('connect', () => {
+    this.connectTimer = setTimeout(onConnectTimeout, pool.connectTimeoutMs, this);
+    socket.once(readyEvent(pool), () => {
       this.connecting = false;
-      // Idle time is kept by a coarse timer armed while the connection waits in the pool, not by a socket
-      // timeout (Node refreshes those on every read and write).
-      socket.setTimeout(0);
+      clearTimeout(this.connectTimer);
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.onSocketDrain());
-    socket.on('timeout', () => {
-      if (this.connecting) socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT_CONNECT' }));
-    });
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err));
     socket.once('close', () => {
       this.closed = true;
+      clearTimeout(this.connectTimer);
       this.idleTimer.clear();
       this.fail(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' }));
       this.pool.removeConnection(this);
@@ -237,6 +252,7 @@ export class H1Connection implements H1ResponseHandler {
     const ex = this.exchange;
     this.exchange = undefined;
     if (ex === undefined) return;
+    if (this.connecting && this.pool.tls !== undefined) err = tlsConnectError(err);
     ex.conn = undefined;
     if (ex.replayable && !ex.replayed && this.served > 1 && this.parser.idle && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
       ex.replayed = true;
@@ -305,13 +321,14 @@ export class H1Connection implements H1ResponseHandler {
   }
 }
 
-/** The keep-alive pool of one plaintext endpoint. */
-export class H1Pool {
+/** The keep-alive pool of one endpoint. */
+export class H1Pool implements H1Endpoint {
   private readonly idle: H1Connection[] = [];
   private readonly waiting: H1Exchange[] = [];
   private total = 0;
   /** retired: connections close when their exchange ends */
   private closed = false;
+  tlsSession: Buffer | undefined = undefined;
 
   constructor(
     readonly host: string,
@@ -319,6 +336,8 @@ export class H1Pool {
     readonly maxConnections: number,
     readonly connectTimeoutMs: number,
     readonly idleTimeoutMs: number,
+    /** TLS connect options with a prepared secure context (pool-http1.ts), or undefined for plaintext */
+    readonly tls: tls.ConnectionOptions | undefined = undefined,
   ) {}
 
   request(ex: H1Exchange): void {
@@ -327,8 +346,16 @@ export class H1Pool {
     while (conn !== undefined && conn.socket.destroyed) conn = this.idle.pop();
     if (conn !== undefined) conn.assign(ex);
     else if (this.total < this.maxConnections) {
+      let socket: net.Socket;
+      try {
+        socket = openSocket(this);
+      } catch (err) {
+        // tls.connect refused its options (e.g. a key that does not match the certificate): a failed connect.
+        process.nextTick(failUnconnected, ex, Object.assign(new Error(`TLS connect failed: ${(err as Error).message}`), { code: TLS_CONNECT_FAILED }));
+        return;
+      }
       this.total++;
-      new H1Connection(this, ex);
+      new H1Connection(this, ex, socket);
     } else this.waiting.push(ex);
   }
 

@@ -1,12 +1,11 @@
 /**
  * One upstream request of a downstream stream: host choice (with hash keys for ring hash), circuit breakers
  * (UO), per-route and per-try timeouts (504 UT), retries with exponential backoff (URX when exhausted),
- * request mirroring, and the response relayed downstream. HTTP/1.1 plaintext goes through the lean client
- * (this class is its sink), TLS through http.request, HTTP/2 through the endpoint's session. The pieces that
+ * request mirroring, and the response relayed downstream. HTTP/1.1 (plaintext and TLS) goes through the lean
+ * client (this class is its sink), HTTP/2 through the endpoint's session. The pieces that
  * need none of this state live beside it: lb-hash-key.ts, upstream-retry.ts (retriable statuses, backoff),
  * upstream-reset.ts (what a failure was), upstream-mirror.ts.
  */
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { Route } from './config-route';
 import type { RouteAction, RetryPolicy, WeightedCluster } from './config-route-action';
@@ -18,7 +17,7 @@ import { requestBody, requestHasBody, respond, writeResponse, type HttpStream } 
 import { hashKey } from './lb-hash-key';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
-import { H1Exchange, requestHead, type H1Pool, type H1ResponseSink } from './upstream-h1-client';
+import { H1Exchange, requestHead, type H1ResponseSink } from './upstream-h1-client';
 import { sendMirrors } from './upstream-mirror';
 import { CONNECT_ERRORS, resetKind } from './upstream-reset';
 import { backoffMs, IDEMPOTENT, retriableStatus } from './upstream-retry';
@@ -27,8 +26,6 @@ import { backoffMs, IDEMPOTENT, retriableStatus } from './upstream-retry';
 const NO_BODY = Buffer.alloc(0);
 /** Bodies up to this size are buffered when a retry or mirror may need to resend them (Envoy: 1 MiB). */
 const MAX_BUFFERED_BODY = 1024 * 1024;
-/** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
-const UPSTREAM_MAX_HEADER_BYTES = 96 * 1024;
 /** What beginResponse decided about the upstream response body. */
 const enum Next {
   /** a retry was scheduled: discard this response */
@@ -56,8 +53,8 @@ export class UpstreamRequest implements H1ResponseSink {
   private globalTimer: NodeJS.Timeout | undefined = undefined;
   private tryTimer: NodeJS.Timeout | undefined = undefined;
   private backoffTimer: NodeJS.Timeout | undefined = undefined;
-  /** the attempt in flight (h1 ClientRequest or h2 stream) */
-  private current: http.ClientRequest | http2.ClientHttp2Stream | H1Exchange | undefined = undefined;
+  /** the attempt in flight (lean h1 exchange or h2 stream) */
+  private current: http2.ClientHttp2Stream | H1Exchange | undefined = undefined;
   /** resumes the lean upstream once the downstream drained (created on first backpressure) */
   private onDrain: (() => void) | undefined = undefined;
   private upstreamStart = 0;
@@ -172,51 +169,10 @@ export class UpstreamRequest implements H1ResponseSink {
     else this.sendHttp1(host);
   }
 
+  /** HTTP/1.1 through the lean client: the head as one string, the response to the sink methods. */
   private sendHttp1(host: UpstreamHost): void {
     const s = this.s;
-    let req: http.ClientRequest;
-    const pool = host.http1();
-    const lean = pool.plaintext(host.host, host.port);
-    if (lean !== undefined) {
-      this.sendLean(host, lean);
-      return;
-    }
-    try {
-      req = http.request({
-        protocol: pool.protocol,
-        host: host.host,
-        port: host.port,
-        method: s.query.method,
-        path: this.path,
-        headers: this.headers,
-        agent: pool.agent,
-        setHost: false,
-        maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-      });
-    } catch (err) {
-      // A header value the client refuses (it should have been caught by validation): fail this request only.
-      host.activeRequests--;
-      if (this.tryTimer) clearTimeout(this.tryTimer);
-      this.fail(503, `upstream request refused: ${(err as Error).message}`);
-      return;
-    }
-    this.current = req;
-    req.on('response', (res) => {
-      if (this.current !== req) {
-        res.resume();
-        return;
-      }
-      this.onResponse(host, res.statusCode ?? 502, res.headers, res);
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.current === req) this.onError(host, err);
-    });
-    this.sendBody(req);
-  }
-
-  /** Plaintext HTTP/1.1 through the lean client: the head as one string, the response to the sink methods. */
-  private sendLean(host: UpstreamHost, pool: H1Pool): void {
-    const s = this.s;
+    const pool = host.http1().lean(host.host, host.port);
     const body = s.body;
     // A buffered body (or none) keeps the downstream's content-length; a streamed one without it is chunked.
     const chunked = body === undefined && this.headers['content-length'] === undefined;
@@ -299,7 +255,7 @@ export class UpstreamRequest implements H1ResponseSink {
     if (s.body === undefined || s.body.length > 0) this.sendBody(stream);
   }
 
-  private sendBody(out: http.ClientRequest | http2.ClientHttp2Stream): void {
+  private sendBody(out: http2.ClientHttp2Stream): void {
     const s = this.s;
     if (s.body !== undefined) out.end(s.body);
     else requestBody(s.req).pipe(out);
@@ -337,7 +293,7 @@ export class UpstreamRequest implements H1ResponseSink {
     return true;
   }
 
-  private onResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders, body: http.IncomingMessage | http2.ClientHttp2Stream, headersOnly = false): void {
+  private onResponse(host: UpstreamHost, status: number, headers: http2.IncomingHttpHeaders, body: http2.ClientHttp2Stream, headersOnly = false): void {
     const s = this.s;
     const next = this.beginResponse(host, status, headers, headersOnly);
     if (next === Next.Discard) {
@@ -363,8 +319,6 @@ export class UpstreamRequest implements H1ResponseSink {
       if (!writeResponse(s.res, c, resume)) body.pause();
     });
     body.once('end', () => {
-      const tr = (body as http.IncomingMessage).trailers;
-      if (tr && !s.http2 && Object.keys(tr).length > 0) s.res.addTrailers(tr as Record<string, string>);
       s.res.end();
       this.complete();
     });
@@ -375,7 +329,7 @@ export class UpstreamRequest implements H1ResponseSink {
   }
 
   /** Accounting, retry decision and the response headers sent downstream, for every upstream protocol. */
-  private beginResponse(host: UpstreamHost, status: number, headers: http.IncomingHttpHeaders | ResponseHeaders, headersOnly: boolean): Next {
+  private beginResponse(host: UpstreamHost, status: number, headers: http2.IncomingHttpHeaders | ResponseHeaders, headersOnly: boolean): Next {
     const s = this.s;
     const cluster = this.cluster;
     this.endAttempt(host);

@@ -5,8 +5,14 @@
 import * as http2 from 'node:http2';
 import { Flag } from './response-flags';
 
+/**
+ * The code the lean HTTP/1.1 client gives a failure before a TLS connection was ready that has no connect
+ * code of its own (handshake alert, peer gone mid-handshake, a certificate the context cannot load).
+ */
+export const TLS_CONNECT_FAILED = 'ETLS_CONNECT_FAILED';
+
 /** error codes that mean the connection to the upstream was never made */
-export const CONNECT_ERRORS = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+export const CONNECT_ERRORS = new Set([TLS_CONNECT_FAILED, 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ECONNREFUSED', 'ETIMEDOUT_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * How Envoy 1.36 reports an upstream reset (checked against the real binary): an HTTP/1 response the
