@@ -60,13 +60,15 @@ describe('upstream TLS on the lean client', () => {
     await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
 
     const trusted = (ca: string) => ({ trusted_ca: { inline_string: fs.readFileSync(f(ca), 'utf8') }, match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }] });
+    // A client certificate whose key belongs to another certificate: no secure context can be made of it.
+    const mismatched = [{ certificate_chain: { inline_string: fs.readFileSync(f('web.pem'), 'utf8') }, private_key: { inline_string: fs.readFileSync(f('ca.key'), 'utf8') } }];
     const tlsCluster = (name: string, ca: string) => ({
       ...edsCluster({ name, connectTimeoutMs: CONNECT_TIMEOUT_MS }),
-      transport_socket: upstreamTlsTransportSocket({ common_tls_context: { validation_context: trusted(ca) } } as never),
+      transport_socket: upstreamTlsTransportSocket({ common_tls_context: { validation_context: trusted(ca), ...(name === 'badkey' ? { tls_certificates: mismatched } : {}) } } as never),
     });
     const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
-    const clusters = [tlsCluster('ok', 'ca.pem'), tlsCluster('untrusted', 'other-ca.pem'), tlsCluster('stall', 'ca.pem'), tlsCluster('hangup', 'ca.pem')];
-    const backends: Record<string, number> = { ok: port(server), untrusted: port(server), stall: port(stall), hangup: port(hangUp) };
+    const clusters = [tlsCluster('ok', 'ca.pem'), tlsCluster('untrusted', 'other-ca.pem'), tlsCluster('stall', 'ca.pem'), tlsCluster('hangup', 'ca.pem'), tlsCluster('badkey', 'ca.pem')];
+    const backends: Record<string, number> = { ok: port(server), untrusted: port(server), stall: port(stall), hangup: port(hangUp), badkey: port(server) };
     const routes = Object.keys(backends).map((n) => ({
       match: { prefix: `/${n}` },
       route: { cluster: n, ...(n === 'hangup' ? { retry_policy: { retry_on: 'connect-failure', num_retries: { value: 2 }, retry_back_off: { base_interval: { seconds: 0, nanos: 10_000_000 } } } } : {}) },
@@ -123,5 +125,16 @@ describe('upstream TLS on the lean client', () => {
     assert.equal(r.status, 503);
     assert.match(r.body, /reset reason: connection failure/);
     assert.equal(hangUps, 3, 'one attempt and two retries');
+  });
+
+  it('answers a client certificate that does not match its key with 503 connection failure, and keeps serving', async () => {
+    const before = handshakes.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await request(h.port('http.80'), { path: '/badkey' });
+      assert.equal(r.status, 503);
+      assert.match(r.body, /reset reason: connection failure/);
+    }
+    assert.equal(handshakes.length, before, 'nothing reached the server');
+    assert.equal((await request(h.port('http.80'), { path: '/ok' })).status, 200);
   });
 });
