@@ -18,10 +18,8 @@ import forge from 'node-forge';
 import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, downstreamTlsTransportSocket, socketListener, tcpProxyFilter, typedConfig, type FilterChain } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
-import { createLogger } from '@mesh/runtime';
-import { buildNodeIdentity } from '../src/node-identity';
-import { Proxy } from '../src/proxy';
-import { cluster, NODE_ID, snapshot, waitUntil, type Resources } from './helpers';
+import type { Proxy } from '../src/proxy';
+import { cluster, NODE_ID, snapshot, startProxy, waitUntil, type Resources } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-fcm.default~default.svc.cluster.local';
 
@@ -247,10 +245,7 @@ describe('conformance with Envoy: filter chain matching', () => {
     ads.setSnapshot(NODE_ID, snapshot(resources(ports.sidecar.main, ports.sidecar.port, ports.sidecar.type, all, backends, pem)));
     bound = await ads.listen('127.0.0.1:0');
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
-    const built = buildNodeIdentity({ nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client'], interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
-    if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: undefined, drainMs: 200, accessLogPath: '', concurrency: 1, log: createLogger('conformance-fcm', 'error') });
-    await proxy.start();
+    proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'conformance-fcm' });
     for (const who of ['envoy', 'sidecar'] as const) {
       let answer = '';
       await waitUntil(`${who} listener`, () => {

@@ -16,10 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, httpConnectionManager, httpListener, routeConfiguration, socketListener, tcpProxyFilter, typedConfig } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
-import { createLogger } from '@mesh/runtime';
-import { buildNodeIdentity } from '../src/node-identity';
-import { Proxy } from '../src/proxy';
-import { cluster, NODE_ID, request, snapshot, startBackend, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+import type { Proxy } from '../src/proxy';
+import { cluster, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-rl.default~default.svc.cluster.local';
 const A = 'outbound|80||a.default.svc.cluster.local';
@@ -141,10 +139,7 @@ describe('conformance with Envoy: local rate limit', () => {
     ads.setSnapshot(NODE_ID, snapshot(resources(ports.sidecar.http, ports.sidecar.tcp, a, tcpPort)));
     bound = await ads.listen('127.0.0.1:0');
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
-    const built = buildNodeIdentity({ nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client'], interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
-    if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: { host: '127.0.0.1', port: 0 }, drainMs: 200, accessLogPath: accessLog, concurrency: 1, log: createLogger('conformance-rl', 'error') });
-    await proxy.start();
+    proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'conformance-rl', accessLogPath: accessLog, admin: true });
     // Ready without spending tokens: the HTTP listeners accept connections, the TCP ones are listed as bound.
     let envoyTcp = false;
     await waitUntil('envoy tcp listener', () => {

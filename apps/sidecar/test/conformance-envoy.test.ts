@@ -9,10 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, durationFromMs, EXTENSION_TYPE_URL, httpConnectionManager, httpListener, routeConfiguration, typedConfig } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
-import { createLogger } from '@mesh/runtime';
-import { buildNodeIdentity } from '../src/node-identity';
-import { Proxy } from '../src/proxy';
-import { cluster, faultFilterConfig, NODE_ID, request, snapshot, startBackend, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+import type { Proxy } from '../src/proxy';
+import { cluster, faultFilterConfig, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-1.default~default.svc.cluster.local';
 const A = 'outbound|80||a.default.svc.cluster.local';
@@ -123,10 +121,7 @@ describe('conformance with Envoy', () => {
     ads.setSnapshot(NODE_ID, snapshot(resources(sidecarPort, { a, b, flaky })));
     bound = await ads.listen('127.0.0.1:0');
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
-    const built = buildNodeIdentity({ nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client'], interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
-    if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: undefined, drainMs: 200, accessLogPath: '', concurrency: 1, log: createLogger('conformance', 'error') });
-    await proxy.start();
+    proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'conformance' });
     for (const port of [envoyPort, sidecarPort]) {
       let ok = false;
       await waitUntil(`listener on ${port}`, () => {

@@ -12,11 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
-import { createLogger } from '@mesh/runtime';
 import { envoyBootstrap } from '@mesh/xds/testing';
-import { buildNodeIdentity } from '../src/node-identity';
-import { Proxy } from '../src/proxy';
-import { startBackend, waitUntil, type Backend } from './helpers';
+import type { Proxy } from '../src/proxy';
+import { startBackend, startProxy, waitUntil, type Backend } from './helpers';
 import * as http from 'node:http';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -162,10 +160,7 @@ describe('conformance with Envoy, both configured by Pilot', () => {
       config: envoyBootstrap({ nodeId: 'sidecar~127.0.0.1~client-envoy.test~test.svc.cluster.local', xdsPort, metadata: { NAMESPACE: 'test', INTERCEPTION_MODE: 'NONE', LABELS: { app: 'client-envoy' } } }),
       concurrency: 1,
     });
-    const built = buildNodeIdentity({ nodeId: 'sidecar~127.0.0.2~client-mesh.test~test.svc.cluster.local', namespace: 'test', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client-mesh'], interceptionMode: 'NONE', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
-    if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${xdsPort}`, admin: undefined, drainMs: 200, accessLogPath: '', concurrency: 1, log: createLogger('conformance-pilot', 'error') });
-    await proxy.start();
+    proxy = await startProxy({ xdsTarget: `127.0.0.1:${xdsPort}`, logName: 'conformance-pilot', nodeId: 'sidecar~127.0.0.2~client-mesh.test~test.svc.cluster.local', namespace: 'test', labels: ['app=client-mesh'], interceptionMode: 'NONE' });
     for (const bind of ['127.0.0.1', '127.0.0.2']) {
       let ok = false;
       await waitUntil(`a proxy on ${bind}:${port}`, () => {

@@ -132,6 +132,27 @@ export async function waitUntil(what: string, cond: () => boolean, timeoutMs = 1
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * A started in-process sidecar (one worker, no admin unless asked) for tests that run it beside a real
+ * Envoy on the same xDS server; the node defaults to NODE_ID with app=client, traffic capture REDIRECT.
+ */
+export async function startProxy(opts: {
+  xdsTarget: string; logName: string; nodeId?: string; namespace?: string; labels?: string[];
+  interceptionMode?: string; accessLogPath?: string; admin?: boolean;
+}): Promise<Proxy> {
+  const built = buildNodeIdentity({
+    nodeId: opts.nodeId ?? NODE_ID, namespace: opts.namespace ?? 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined,
+    labels: opts.labels ?? ['app=client'], interceptionMode: opts.interceptionMode ?? 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined },
+  });
+  if (!built.ok) throw new Error(`bad node: ${JSON.stringify(built)}`);
+  const proxy = new Proxy({
+    node: built.node, xdsTarget: opts.xdsTarget, admin: opts.admin ? { host: '127.0.0.1', port: 0 } : undefined, drainMs: 200,
+    accessLogPath: opts.accessLogPath ?? '', concurrency: 1, log: createLogger(opts.logName, 'error'),
+  });
+  await proxy.start();
+  return proxy;
+}
+
 /** A proxy connected to a real AdsServer holding `r`; resolves once every listener in `r` is active. */
 export async function startHarness(r: Resources, opts: { accessLog?: string } = {}): Promise<Harness> {
   const ads = await startTestAdsServer({ nodeId: NODE_ID, snapshot: snapshot(r) });

@@ -17,10 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import { freePort, requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, clusterRoute, durationFromMs, edsCluster, clusterLoadAssignment, httpConnectionManager, httpListener, routeConfiguration, virtualHost } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
-import { createLogger } from '@mesh/runtime';
-import { buildNodeIdentity } from '../src/node-identity';
-import { Proxy } from '../src/proxy';
-import { NODE_ID, request, snapshot, waitUntil, type Resources } from './helpers';
+import type { Proxy } from '../src/proxy';
+import { NODE_ID, request, snapshot, startProxy, waitUntil, type Resources } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-si.default~default.svc.cluster.local';
 const HANG = 'outbound|80||hang.default.svc.cluster.local';
@@ -128,10 +126,7 @@ describe('stream idle timeout and upstream reset flags match Envoy', () => {
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidecar-si-'));
     logFile = path.join(dir, 'access.log');
-    const built = buildNodeIdentity({ nodeId: NODE_ID, namespace: 'default', podName: undefined, instanceIp: undefined, serviceAccount: undefined, labels: ['app=client'], interceptionMode: 'REDIRECT', clusterId: 'Kubernetes', env: { meta: {}, labelsJson: undefined } });
-    if (!built.ok) throw new Error('node');
-    proxy = new Proxy({ node: built.node, xdsTarget: `127.0.0.1:${bound.port}`, admin: undefined, drainMs: 200, accessLogPath: logFile, concurrency: 1, log: createLogger('stream-idle', 'error') });
-    await proxy.start();
+    proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'stream-idle', accessLogPath: logFile });
     for (const port of [envoyPort, sidecarPort]) {
       let ok = false;
       await waitUntil(`listener on ${port}`, () => {
