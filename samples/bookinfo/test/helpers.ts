@@ -15,6 +15,11 @@ export interface ServiceProcess {
   logs(): string;
   /** JSON log records with msg === 'request'. */
   requests(): Record<string, unknown>[];
+  /**
+   * The first request record that `match` accepts, waiting for it (at most `timeoutMs`): a service logs a
+   * request when its response finishes, and that line can reach us after the caller already has its answer.
+   */
+  waitForRequest(match: (r: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown> | undefined>;
   stop(): Promise<void>;
 }
 
@@ -26,17 +31,27 @@ export function startService(name: string, args: string[], timeoutMs = 20_000): 
   });
   let text = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const requests = (): Record<string, unknown>[] =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.msg === 'request');
   const proc = (address: string): ServiceProcess => ({
     name,
     address,
     child,
     logs: () => text,
-    requests: () =>
-      text
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((r) => r.msg === 'request'),
+    requests,
+    async waitForRequest(match, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (let i = 0; i < 1_000; i++) {
+        const found = requests().find(match);
+        if (found || Date.now() >= deadline) return found;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return undefined;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

@@ -93,7 +93,7 @@ describe('productpage with real details, reviews and ratings processes', () => {
       headers: { cookie, 'x-request-id': 'e2e-jason-1', 'x-b3-traceid': 'aaaabbbbccccdddd' },
     });
     assert.match(res.text, /Signed in as <b class="user-name">jason<\/b>/);
-    const seen = ratings.requests().find((r) => r.requestId === 'e2e-jason-1');
+    const seen = await ratings.waitForRequest((r) => r.requestId === 'e2e-jason-1');
     assert.ok(seen, `ratings logged no request with x-request-id e2e-jason-1:\n${ratings.logs()}`);
     assert.equal(seen.endUser, 'jason');
     assert.equal(seen.b3TraceId, 'aaaabbbbccccdddd');
