@@ -208,14 +208,16 @@ export async function runMtlsBench(durationSec: number, profileDir?: string): Pr
     await waitHttp(sClient, 'a 200 through the two sidecars over mTLS');
     await waitHttp(eClient, 'a 200 through the two Envoys over mTLS');
 
+    // Requests spread evenly (fortio -uniform), as in sidecar.ts; see FortioLoadOptions.uniform.
     const fixed = async (name: string, port: number, pids: number[]): Promise<{ r: LoadResult; vcpu: number }> => {
-      await runFortioLoad({ url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, durationSec: 2 }); // warm-up
+      const load = { url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, uniform: true };
+      await runFortioLoad({ ...load, durationSec: 2 }); // warm-up
       const cpu0 = pids.reduce((n, p) => n + cpuSeconds(p), 0);
       const t0 = performance.now();
-      const r = await runFortioLoad({ url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, durationSec });
+      const r = await runFortioLoad({ ...load, durationSec });
       const wall = (performance.now() - t0) / 1000;
       const vcpu = pids.length ? (pids.reduce((n, p) => n + cpuSeconds(p), 0) - cpu0) / wall : 0;
-      log(`fortio 1000qps/16c h1 ${name}: ${r.requests} req, p50 ${round(r.latencyMs.p50)} ms, p90 ${round(r.latencyMs.p90)} ms, p99 ${round(r.latencyMs.p99)} ms, errors ${r.errors}${pids.length ? `, ${round(vcpu)} vCPU (both proxies)` : ''}`);
+      log(`fortio 1000qps/16c uniform h1 ${name}: ${r.requests} req, p50 ${round(r.latencyMs.p50)} ms, p90 ${round(r.latencyMs.p90)} ms, p99 ${round(r.latencyMs.p99)} ms, errors ${r.errors}${pids.length ? `, ${round(vcpu)} vCPU (both proxies)` : ''}`);
       return { r, vcpu };
     };
     const direct = await fixed('direct', upstream.port, []);

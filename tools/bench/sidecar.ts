@@ -5,8 +5,11 @@
  * 1 KiB body. Proxies, each with one worker: the sidecar (dist/apps/sidecar/main.js --concurrency 1) and
  * Envoy (--concurrency 1), both configured over ADS by an in-process AdsServer with the same resources,
  * and nginx (1 worker, keep-alive upstream). Measures:
- *  - fortio at 1000 qps with 16 connections (HTTP/1.1): p50/p90/p99 added over direct, for sidecar and
- *    Envoy; sidecar CPU (vCPU = CPU seconds / wall seconds, and CPU seconds per 1000 requests) and RSS;
+ *  - fortio at 1000 qps with 16 connections (HTTP/1.1), requests spread evenly (fortio -uniform, 50 us
+ *    histogram buckets): p50/p90/p99 added over direct, for sidecar, Envoy and nginx; sidecar CPU (vCPU =
+ *    CPU seconds / wall seconds, and CPU seconds per 1000 requests) and RSS. The same rate with fortio's
+ *    default pacing (all 16 connections in step: bursts of 16 every 16 ms) is reported as
+ *    `rate_1000_synchronized`, so the burst case stays visible;
  *  - saturation with 64 connections: wrk (HTTP/1.1) for sidecar, Envoy and nginx; h2load (h2c, 64
  *    clients) for sidecar and Envoy.
  * Last line: one JSON object (see issue 4). `--micro` runs the hot-function microbenchmarks instead.
@@ -105,10 +108,11 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     await waitHttp(nginxProxy.port, 'the nginx proxy');
     const pid = sidecar.pid ?? 0;
 
-    const fixed = async (name: string, port: number): Promise<LoadResult> => {
-      await runFortioLoad({ url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, durationSec: 2 }); // warm-up
-      const r = await runFortioLoad({ url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, durationSec: DURATION });
-      log(`fortio 1000qps/16c ${name}: ${r.requests} req, p50 ${round(r.latencyMs.p50)} ms, p90 ${round(r.latencyMs.p90)} ms, p99 ${round(r.latencyMs.p99)} ms, errors ${r.errors}`);
+    const fixed = async (name: string, port: number, uniform = true): Promise<LoadResult> => {
+      const load = { url: `http://127.0.0.1:${port}/`, qps: 1000, connections: 16, uniform };
+      await runFortioLoad({ ...load, durationSec: 2 }); // warm-up
+      const r = await runFortioLoad({ ...load, durationSec: DURATION });
+      log(`fortio 1000qps/16c${uniform ? ' uniform' : ' synchronized'} ${name}: ${r.requests} req, p50 ${round(r.latencyMs.p50)} ms, p90 ${round(r.latencyMs.p90)} ms, p99 ${round(r.latencyMs.p99)} ms, errors ${r.errors}`);
       return r;
     };
     const direct = await fixed('direct', upstream.port);
@@ -124,14 +128,38 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     const envoyAfter = procUsage(envoy.pid);
     const envoyVcpu = (envoyAfter.cpuSec - envoyBefore.cpuSec) / envoyWall;
     log(`envoy CPU ${round(envoyAfter.cpuSec - envoyBefore.cpuSec)} s over ${round(envoyWall)} s (${round(envoyVcpu)} vCPU), RSS ${round(envoyAfter.rssMb, 1)} MB`);
+    const viaNginx = await fixed('nginx', nginxProxy.port);
     // The measured window includes the 2 s warm-up: count its requests too.
     const cpuSec = after.cpuSec - before.cpuSec;
     const reqs = viaSidecar.requests + 2000;
     const vcpu = cpuSec / wall;
     log(`sidecar CPU ${round(cpuSec)} s over ${round(wall)} s (${round(vcpu)} vCPU, ${round((cpuSec / reqs) * 1000, 4)} CPU s per 1000 req), RSS ${round(after.rssMb, 1)} MB`);
 
+    /** A synchronized run with the proxy's vCPU over it (warm-up included, as above). */
+    const fixedWithCpu = async (name: string, port: number, proxyPid: number): Promise<{ r: LoadResult; vcpu: number }> => {
+      const u0 = procUsage(proxyPid).cpuSec;
+      const w0 = performance.now();
+      const r = await fixed(name, port, false);
+      const v = (procUsage(proxyPid).cpuSec - u0) / ((performance.now() - w0) / 1000);
+      log(`${name} CPU at 1000 rps synchronized: ${round(v)} vCPU`);
+      return { r, vcpu: v };
+    };
+    const syncDirect = await fixed('direct', upstream.port, false);
+    const syncSidecar = await fixedWithCpu('sidecar', sidecarPort, pid);
+    const syncEnvoy = await fixedWithCpu('envoy', envoyPort, envoy.pid);
+    const addedOver = (base: LoadResult) => (r: LoadResult) => ({
+      p50_ms: round(r.latencyMs.p50 - base.latencyMs.p50),
+      p90_ms: round(r.latencyMs.p90 - base.latencyMs.p90),
+      p99_ms: round(r.latencyMs.p99 - base.latencyMs.p99),
+    });
+    const added = addedOver(direct);
+    const rate1000Synchronized = {
+      sidecar: { ...addedOver(syncDirect)(syncSidecar.r), vcpu: round(syncSidecar.vcpu) },
+      envoy: { ...addedOver(syncDirect)(syncEnvoy.r), vcpu: round(syncEnvoy.vcpu) },
+    };
+
     if (ONLY_RATE) {
-      process.stdout.write(`${JSON.stringify({ rate_1000: { sidecar: { p50_ms: round(viaSidecar.latencyMs.p50 - direct.latencyMs.p50), p90_ms: round(viaSidecar.latencyMs.p90 - direct.latencyMs.p90), p99_ms: round(viaSidecar.latencyMs.p99 - direct.latencyMs.p99), vcpu: round(vcpu), rss_mb: round(after.rssMb, 1) } } })}\n`);
+      process.stdout.write(`${JSON.stringify({ rate_1000: { sidecar: { ...added(viaSidecar), vcpu: round(vcpu), rss_mb: round(after.rssMb, 1) }, envoy: { ...added(viaEnvoy), vcpu: round(envoyVcpu), rss_mb: round(envoyAfter.rssMb, 1) }, nginx: added(viaNginx) }, rate_1000_synchronized: rate1000Synchronized })}\n`);
       return;
     }
     const sat = async (name: string, port: number): Promise<number> => {
@@ -149,17 +177,14 @@ server { listen 127.0.0.1:{{port}}; keepalive_requests 1000000; location / { pro
     const rssEnd = procUsage(pid).rssMb;
     // Issue 5: client sidecar -> server sidecar over mutual TLS, and two Envoys for comparison (sidecar-mtls.ts).
     const mtls = await runMtlsBench(DURATION);
-    const added = (r: LoadResult) => ({
-      p50_ms: round(r.latencyMs.p50 - direct.latencyMs.p50),
-      p90_ms: round(r.latencyMs.p90 - direct.latencyMs.p90),
-      p99_ms: round(r.latencyMs.p99 - direct.latencyMs.p99),
-    });
     const result = {
       rate_1000: {
         sidecar: { ...added(viaSidecar), vcpu: round(vcpu), cpu_s_per_1000_req: round((cpuSec / reqs) * 1000, 4), rss_mb: round(after.rssMb, 1), rss_mb_after_saturation: round(rssEnd, 1) },
         envoy: { ...added(viaEnvoy), vcpu: round(envoyVcpu), rss_mb: round(envoyAfter.rssMb, 1) },
+        nginx: added(viaNginx),
         direct: { p50_ms: round(direct.latencyMs.p50), p90_ms: round(direct.latencyMs.p90), p99_ms: round(direct.latencyMs.p99) },
       },
+      rate_1000_synchronized: rate1000Synchronized,
       saturation_h1: { sidecar: round(h1.sidecar, 0), envoy: round(h1.envoy, 0), nginx: round(h1.nginx, 0) },
       saturation_h2: { sidecar: round(h2.sidecar, 0), envoy: round(h2.envoy, 0) },
       ratio_h1_sidecar_over_envoy: round(h1.sidecar / h1.envoy, 3),

@@ -77,6 +77,19 @@ export interface FortioLoadOptions {
   payloadSize?: number;
   /** Use HTTP/2 (h2c on http://). */
   http2?: boolean;
+  /**
+   * Spread the connections' requests evenly over time (fortio -uniform). Without it fortio starts every
+   * connection at the same instant and they stay in step: at 1000 qps over 16 connections, 16 requests
+   * arrive together every 16 ms, and a proxy serving them one after another adds the burst's queueing to
+   * its latency. Istio's own runs used -jitter and now Nighthawk's open loop, which spreads arrivals too.
+   */
+  uniform?: boolean;
+  /**
+   * Lowest histogram bucket width in seconds (fortio -r, default here 0.00005). fortio's own default,
+   * 0.001, puts every sub-millisecond latency in one bucket and interpolates percentiles inside it;
+   * 50 us buckets resolve 0-0.6 ms in 50 us steps and 0.6-3 ms in 100-250 us steps.
+   */
+  resolutionSec?: number;
   /** Extra fortio load flags. */
   args?: readonly string[];
 }
@@ -147,6 +160,9 @@ export async function runFortioLoad(opts: FortioLoadOptions): Promise<LoadResult
     '-loglevel',
     'Warning',
     '-allow-initial-errors',
+    '-r',
+    String(opts.resolutionSec ?? 0.00005),
+    ...(opts.uniform ? ['-uniform'] : []),
     ...(opts.payloadSize ? ['-payload-size', String(opts.payloadSize)] : []),
     ...(opts.http2 ? ['-h2'] : []),
     ...(opts.args ?? []),
