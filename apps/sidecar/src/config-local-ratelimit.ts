@@ -4,42 +4,24 @@
  * tokens_per_fill per fill_interval, never above max_tokens (Envoy 1.36's bucket without a refill timer).
  * Each compiled config owns its bucket: a listener's filter, a route's or a virtual host's
  * typed_per_filter_config each count separately, and a config update starts a fresh bucket, as in Envoy.
+ * Under --concurrency N the workers share one bucket per config, held by the primary
+ * (ratelimit-shared-bucket.ts), named by the config's place (its field path) and a digest of its content.
  */
 import { arr, durationMs, isObj, num, obj, str, wrapped, type Issues, type Obj } from './config-fields';
 import { headerMutations, type HeaderMutations } from './config-headers';
+import { sharedBucketKey, SharedTokenBucket, workersShareBuckets } from './ratelimit-shared-bucket';
+import { TokenBucket } from './ratelimit-token-bucket';
+
+export { TokenBucket };
 
 export const HTTP_LOCAL_RATELIMIT = 'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 export const NETWORK_LOCAL_RATELIMIT = 'envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit';
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  /** tokens per millisecond */
-  private readonly rate: number;
-
-  constructor(
-    readonly maxTokens: number,
-    tokensPerFill: number,
-    fillIntervalMs: number,
-  ) {
-    this.tokens = maxTokens;
-    this.rate = tokensPerFill / fillIntervalMs;
-    this.last = performance.now();
-  }
-
-  /** Takes one token; false when none is left. */
-  consume(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.maxTokens, this.tokens + (now - this.last) * this.rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
-/** envoy.type.v3.TokenBucket */
-function tokenBucket(o: Obj, path: string, issues: Issues): TokenBucket | undefined {
+/** envoy.type.v3.TokenBucket of the rate limit config `owner` at `ownerPath` */
+function tokenBucket(owner: Obj, ownerPath: string, issues: Issues): TokenBucket | undefined {
+  const path = `${ownerPath}.token_bucket`;
+  const o = obj(owner, 'token_bucket', ownerPath, issues);
+  if (!o) return undefined;
   const max = num(o, 'max_tokens', 0);
   const perFill = isObj(o.tokens_per_fill) ? Number(wrapped(o, 'tokens_per_fill')) : 1;
   const interval = durationMs(o, 'fill_interval', 0, path, issues);
@@ -60,7 +42,8 @@ function tokenBucket(o: Obj, path: string, issues: Issues): TokenBucket | undefi
     issues.add(`${path}.fill_interval`, `must be at least 50ms, got ${interval}ms`);
     ok = false;
   }
-  return ok ? new TokenBucket(max, perFill, interval) : undefined;
+  if (!ok) return undefined;
+  return workersShareBuckets() ? new SharedTokenBucket(sharedBucketKey(ownerPath, owner), max, perFill, interval) : new TokenBucket(max, perFill, interval);
 }
 
 /** RuntimeFractionalPercent's default_value as a probability (unset = 0: Envoy's default "for safety"). */
@@ -103,11 +86,10 @@ export function compileHttpLocalRateLimit(o: Obj, path: string, issues: Issues):
   const xrl = o.enable_x_ratelimit_headers;
   if (xrl !== undefined && xrl !== null && xrl !== 'OFF' && xrl !== 0) issues.add(`${path}.enable_x_ratelimit_headers`, 'x-ratelimit-* headers are not supported by this proxy');
   if (obj(o, 'local_cluster_rate_limit', path, issues)) issues.add(`${path}.local_cluster_rate_limit`, 'sharing the limit across the local cluster is not supported by this proxy');
-  const tb = obj(o, 'token_bucket', path, issues);
   return {
     statPrefix,
     status,
-    bucket: tb ? tokenBucket(tb, `${path}.token_bucket`, issues) : undefined,
+    bucket: tokenBucket(o, path, issues),
     enabled: runtimeFraction(o, 'filter_enabled', path, issues),
     enforced: runtimeFraction(o, 'filter_enforced', path, issues),
     responseHeaders: headerMutations(o, 'response_headers_to_add', '', path, issues),
@@ -124,11 +106,11 @@ export interface NetworkLocalRateLimit {
 export function compileNetworkLocalRateLimit(o: Obj, path: string, issues: Issues): NetworkLocalRateLimit {
   const statPrefix = str(o, 'stat_prefix');
   if (!statPrefix) issues.add(`${path}.stat_prefix`, 'is required');
-  const tb = obj(o, 'token_bucket', path, issues);
-  if (!tb) issues.add(`${path}.token_bucket`, 'is required');
+  const bucket = tokenBucket(o, path, issues);
+  if (!isObj(o.token_bucket)) issues.add(`${path}.token_bucket`, 'is required');
   const re = obj(o, 'runtime_enabled', path, issues);
   const dv = re ? wrapped(re, 'default_value') : undefined;
-  return { statPrefix, bucket: tb ? tokenBucket(tb, `${path}.token_bucket`, issues) : undefined, enabled: typeof dv === 'boolean' ? dv : true };
+  return { statPrefix, bucket, enabled: typeof dv === 'boolean' ? dv : true };
 }
 
 /** envoy.type.v3.StatusCode names for the 4xx/5xx a rate limit may answer with. */
