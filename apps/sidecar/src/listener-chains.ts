@@ -129,11 +129,24 @@ class ChainHandler {
       return;
     }
     const limit = this.chain.networkRateLimit;
-    if (limit && !admitConnection(limit)) {
-      this.d.log.debug('connection rate limited; closed', { listener: this.listener.name, chain: this.chain.name, remote: raw.remoteAddress, response_flags: 'RL' });
-      socket.destroy();
+    const verdict = limit ? admitConnection(limit) : true;
+    if (verdict !== true) {
+      if (verdict === false) this.rateLimited(socket, raw);
+      else {
+        socket.on('error', () => undefined); // a reset while waiting for the shared bucket
+        void verdict.then((ok) => (!ok ? this.rateLimited(socket, raw) : socket.destroyed ? undefined : this.admitted(socket, raw)));
+      }
       return;
     }
+    this.admitted(socket, raw);
+  }
+
+  private rateLimited(socket: net.Socket, raw: net.Socket): void {
+    this.d.log.debug('connection rate limited; closed', { listener: this.listener.name, chain: this.chain.name, remote: raw.remoteAddress, response_flags: 'RL' });
+    socket.destroy();
+  }
+
+  private admitted(socket: net.Socket, raw: net.Socket): void {
     if (this.tlsServer) {
       (socket as net.Socket & { meshRaw?: net.Socket }).meshRaw = raw;
       this.tlsServer.emit('connection', socket);
