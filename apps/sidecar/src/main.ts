@@ -11,6 +11,7 @@ import { errors } from './errors';
 import { flags, readAgentEnv, usageInfo } from './flags';
 import { buildNodeIdentity, type NodeIdentity } from './node-identity';
 import { Proxy } from './proxy';
+import { serveSharedRateLimits } from './ratelimit-primary';
 import { StatsReport } from './stats-report';
 import { answerStatsRequests, relayWorkerStats } from './stats-workers';
 
@@ -60,6 +61,7 @@ void runApp({
       const workers = Array.from({ length: concurrency }, (_, i) => cluster.fork({ MESH_SIDECAR_WORKER: String(i) }));
       // /stats on the admin worker sums every worker's counters (stats-workers.ts)
       relayWorkerStats(workers, plog);
+      serveSharedRateLimits(workers, plog); // one local rate limit bucket for all workers (ratelimit-primary.ts)
       let quitting = false;
       const stopAll = async (): Promise<void> => {
         quitting = true;
