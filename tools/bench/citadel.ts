@@ -1,5 +1,6 @@
 /**
  * npm run bench -- citadel [--seconds 6] [--concurrency 16] [--latency-concurrency 4] [--rate 500] [--rate-seconds 10]
+ *                           [--only-rate] [--main path/to/citadel/main.js] [--cpu-prof-dir DIR]
  *
  * Certificates per second over gRPC (TLS, one HTTP/2 channel) from the built citadel binary
  * (dist/apps/citadel/main.js, its own process) for ECDSA P-256 and RSA 2048 CSRs, and issue latency.
@@ -10,6 +11,9 @@
  * when each request was due (`p99_ms`). Also times the CA's stages in-process (CSR parse+verify, forge encoding, signature)
  * and, for comparison, node-forge's own pure-JS RSA signature. Bounded: each phase stops after
  * `seconds` or 200,000 requests. Last line: {"ecdsa_per_s","rsa_per_s","p99_ms",...}.
+ * --only-rate runs only the open loops (and a short warm-up), without the in-process stage timings;
+ * --main runs another build of citadel instead of building this checkout's (A/B: copy dist/apps/citadel
+ * aside before a change, then run old and new alternately in the same time window).
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,12 +41,21 @@ const MAX_REQUESTS = 200_000;
 const profileArg = args.indexOf('--cpu-prof-dir');
 /** --cpu-prof-dir <dir>: run citadel under V8's CPU profiler; one profile per CA written there on exit. */
 const PROFILE_DIR = profileArg >= 0 ? path.resolve(args[profileArg + 1]) : undefined;
+const ONLY_RATE = args.includes('--only-rate');
+const mainArg = args.indexOf('--main');
+/** --main <file>: the citadel build to run (no build step); default: build this checkout's. */
+const CITADEL_MAIN = mainArg >= 0 ? path.resolve(args[mainArg + 1]) : undefined;
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far, user and system (Linux /proc). */
+function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -151,8 +164,13 @@ function leanCaClient(address: string, rootCertPem: string, token: string): { re
   };
 }
 
-async function openLoop(send: (i: number) => Promise<unknown>, rate: number, seconds: number, pid: number): Promise<PhaseResult & { offered: number; maxInFlight: number; lateSendMs: number; clientCpuUs: number }> {
-  const cpu0 = cpuSeconds(pid);
+async function openLoop(
+  send: (i: number) => Promise<unknown>,
+  rate: number,
+  seconds: number,
+  pid: number,
+): Promise<PhaseResult & { offered: number; maxInFlight: number; lateSendMs: number; clientCpuUs: number; serverSystemCpuUs: number }> {
+  const cpu0 = cpuTimes(pid);
   const clientCpu0 = process.cpuUsage();
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
@@ -187,10 +205,24 @@ async function openLoop(send: (i: number) => Promise<unknown>, rate: number, sec
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const ok = latencies.length - errors;
-  const serverCpuUs = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, ok);
+  const cpu1 = cpuTimes(pid);
+  const serverCpuUs = ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6) / Math.max(1, ok);
+  const serverSystemCpuUs = ((cpu1.system - cpu0.system) * 1e6) / Math.max(1, ok);
   const c = process.cpuUsage(clientCpu0);
   const clientCpuUs = (c.user + c.system) / Math.max(1, ok);
-  return { count: ok, errors, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs, offered: pending.length / seconds, maxInFlight, lateSendMs, clientCpuUs };
+  return {
+    count: ok,
+    errors,
+    perSecond: ok / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    serverCpuUs,
+    serverSystemCpuUs,
+    offered: pending.length / seconds,
+    maxInFlight,
+    lateSendMs,
+    clientCpuUs,
+  };
 }
 
 async function csrsFor(kind: WorkloadKeyKind, count: number): Promise<string[]> {
@@ -240,29 +272,43 @@ async function stages(ecdsaCsr: string, rsaCsr: string): Promise<Record<string, 
 }
 
 interface CaRun {
-  ecdsa: PhaseResult;
-  rsa: PhaseResult;
-  latency: PhaseResult;
+  /** Closed loops; absent with --only-rate. */
+  ecdsa?: PhaseResult;
+  rsa?: PhaseResult;
+  latency?: PhaseResult;
   atRate: Awaited<ReturnType<typeof openLoop>>;
+}
+
+function closedLoopLine(caKeyType: string, what: string, inFlight: number, p: PhaseResult): string {
+  return `CA ${caKeyType}: ${what}, ${inFlight} in flight: ${p.perSecond.toFixed(0)} certs/s, p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, ${p.count} ok, ${p.errors} errors, server ${p.serverCpuUs.toFixed(0)} µs CPU/cert`;
 }
 
 /** One citadel process with a fresh CA of the given key type; throughput and latency phases. */
 async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Promise<CaRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'citadel-bench-'));
-  const { child, grpcPort } = await startCitadel(dir, { args: ['--ca-key-type', caKeyType], nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] });
+  const { child, grpcPort } = await startCitadel(dir, {
+    args: ['--ca-key-type', caKeyType],
+    nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    main: CITADEL_MAIN,
+  });
   const pid = child.pid ?? 0;
   try {
-    const tokenRun = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/citadel/main.js'), 'issue-token', '--ca-dir', dir, '--namespace', 'bench', '--service-account', 'load', '--log-level', 'warn'], { encoding: 'utf8' });
+    const tokenRun = spawnSync(process.execPath, [CITADEL_MAIN ?? path.join(ROOT, 'dist/apps/citadel/main.js'), 'issue-token', '--ca-dir', dir, '--namespace', 'bench', '--service-account', 'load', '--log-level', 'warn'], { encoding: 'utf8' });
     const token = tokenRun.stdout.trim().split('\n').pop() ?? '';
-    const client = createCaClient({ address: `127.0.0.1:${grpcPort}`, rootCertPem: readFileSync(path.join(dir, 'root-cert.pem'), 'utf8') });
+    // The serving certificate names localhost (and 127.0.0.1); a TLS server name must not be an IP
+    // address (RFC 6066; Node warns with DEP0123 when grpc-js sends the target's IP as one).
+    const client = createCaClient({ address: `127.0.0.1:${grpcPort}`, serverName: 'localhost', rootCertPem: readFileSync(path.join(dir, 'root-cert.pem'), 'utf8') });
+    const run: Partial<CaRun> = {};
     try {
       await phase(client, token, ecdsa, CONCURRENCY, 1, pid); // warm-up: JIT, TLS, HTTP/2 channel
-      const e = await phase(client, token, ecdsa, CONCURRENCY, SECONDS, pid);
-      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${CONCURRENCY} in flight: ${e.perSecond.toFixed(0)} certs/s, p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms, ${e.count} ok, ${e.errors} errors, server ${e.serverCpuUs.toFixed(0)} µs CPU/cert`);
-      const r = await phase(client, token, rsa, CONCURRENCY, SECONDS, pid);
-      console.log(`CA ${caKeyType}: RSA 2048 CSRs,    ${CONCURRENCY} in flight: ${r.perSecond.toFixed(0)} certs/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.count} ok, ${r.errors} errors, server ${r.serverCpuUs.toFixed(0)} µs CPU/cert`);
-      const l = await phase(client, token, ecdsa, LATENCY_CONCURRENCY, SECONDS, pid);
-      console.log(`CA ${caKeyType}: ECDSA P-256 CSRs, ${LATENCY_CONCURRENCY} in flight: ${l.perSecond.toFixed(0)} certs/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
+      if (!ONLY_RATE) {
+        run.ecdsa = await phase(client, token, ecdsa, CONCURRENCY, SECONDS, pid);
+        console.log(closedLoopLine(caKeyType, 'ECDSA P-256 CSRs', CONCURRENCY, run.ecdsa));
+        run.rsa = await phase(client, token, rsa, CONCURRENCY, SECONDS, pid);
+        console.log(closedLoopLine(caKeyType, 'RSA 2048 CSRs,   ', CONCURRENCY, run.rsa));
+        run.latency = await phase(client, token, ecdsa, LATENCY_CONCURRENCY, SECONDS, pid);
+        console.log(closedLoopLine(caKeyType, 'ECDSA P-256 CSRs', LATENCY_CONCURRENCY, run.latency));
+      }
       const lean = leanCaClient(`127.0.0.1:${grpcPort}`, readFileSync(path.join(dir, 'root-cert.pem'), 'utf8'), token);
       const frames = ecdsa.map(grpcFrame);
       let o: Awaited<ReturnType<typeof openLoop>>;
@@ -273,9 +319,9 @@ async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Pro
         lean.close();
       }
       console.log(
-        `CA ${caKeyType}: ECDSA P-256 CSRs, open loop at ${RATE}/s for ${RATE_SECONDS} s: ${o.count} ok, ${o.errors} errors, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms (from when each request was due), max ${o.maxInFlight} in flight, sender up to ${o.lateSendMs.toFixed(1)} ms late, server ${o.serverCpuUs.toFixed(0)} µs CPU/cert, load generator ${o.clientCpuUs.toFixed(0)} µs CPU/cert`,
+        `CA ${caKeyType}: ECDSA P-256 CSRs, open loop at ${RATE}/s for ${RATE_SECONDS} s: ${o.count} ok, ${o.errors} errors, p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms (from when each request was due), max ${o.maxInFlight} in flight, sender up to ${o.lateSendMs.toFixed(1)} ms late, server ${o.serverCpuUs.toFixed(0)} µs CPU/cert (${o.serverSystemCpuUs.toFixed(0)} of it system), load generator ${o.clientCpuUs.toFixed(0)} µs CPU/cert`,
       );
-      return { ecdsa: e, rsa: r, latency: l, atRate: o };
+      return { ...run, atRate: o };
     } finally {
       client.close();
     }
@@ -287,22 +333,26 @@ async function runWithCa(caKeyType: string, ecdsa: string[], rsa: string[]): Pro
 }
 
 async function main(): Promise<void> {
-  const built = spawnSync(process.execPath, [path.join(ROOT, 'tools/build-app.mjs'), 'apps/citadel'], { stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('build failed');
-  console.log(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cpus`);
+  if (!CITADEL_MAIN) {
+    const built = spawnSync(process.execPath, [path.join(ROOT, 'tools/build-app.mjs'), 'apps/citadel'], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('build failed');
+  }
+  console.log(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cpus; citadel: ${CITADEL_MAIN ?? 'dist/apps/citadel/main.js (built now)'}`);
   console.log('generating CSRs (outside the timed part)...');
   const ecdsa = await csrsFor('ec-p256', 200);
   const rsa = await csrsFor('rsa-2048', 20);
   const rsaCa = await runWithCa('rsa-2048', ecdsa, rsa);
   const ecCa = await runWithCa('ec-p256', ecdsa, rsa);
-  const profile = await stages(ecdsa[0], rsa[0]);
-  console.log(`stages (us/op, in-process): ${JSON.stringify(profile)}`);
+  const profile = ONLY_RATE ? {} : await stages(ecdsa[0], rsa[0]);
+  if (!ONLY_RATE) console.log(`stages (us/op, in-process): ${JSON.stringify(profile)}`);
   // A percentile that fell on a failed request is not a number of milliseconds: null in the JSON.
-  const round = (x: number): number | null => (Number.isFinite(x) ? Number(x.toFixed(2)) : null);
+  const round = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? Number(x.toFixed(2)) : null);
+  const whole = (x: number | undefined): number | null => (x === undefined ? null : Math.round(x));
+  const closedErrors = (c: CaRun): number => (c.ecdsa?.errors ?? 0) + (c.rsa?.errors ?? 0) + (c.latency?.errors ?? 0);
   console.log(
     JSON.stringify({
-      ecdsa_per_s: Math.round(rsaCa.ecdsa.perSecond),
-      rsa_per_s: Math.round(rsaCa.rsa.perSecond),
+      ecdsa_per_s: whole(rsaCa.ecdsa?.perSecond),
+      rsa_per_s: whole(rsaCa.rsa?.perSecond),
       p99_ms: round(rsaCa.atRate.p99),
       ca_key: 'rsa-2048 (default)',
       p99_offered_per_s: RATE,
@@ -310,17 +360,20 @@ async function main(): Promise<void> {
       p50_ms_at_rate: round(rsaCa.atRate.p50),
       max_in_flight_at_rate: rsaCa.atRate.maxInFlight,
       server_cpu_us_per_cert_at_rate: Math.round(rsaCa.atRate.serverCpuUs),
-      server_cpu_us_per_cert_rsa_csr: Math.round(rsaCa.rsa.serverCpuUs),
+      server_system_cpu_us_per_cert_at_rate: Math.round(rsaCa.atRate.serverSystemCpuUs),
+      server_cpu_us_per_cert_saturated: whole(rsaCa.ecdsa?.serverCpuUs),
+      server_cpu_us_per_cert_rsa_csr: whole(rsaCa.rsa?.serverCpuUs),
       ec_ca_server_cpu_us_per_cert_at_rate: Math.round(ecCa.atRate.serverCpuUs),
+      ec_ca_p50_ms_at_rate: round(ecCa.atRate.p50),
       load_generator_cpu_us_per_cert: Math.round(rsaCa.atRate.clientCpuUs),
-      p99_ms_at_4_in_flight: round(rsaCa.latency.p99),
+      p99_ms_at_4_in_flight: round(rsaCa.latency?.p99),
       throughput_concurrency: CONCURRENCY,
-      ecdsa_p99_ms_saturated: round(rsaCa.ecdsa.p99),
-      rsa_p99_ms_saturated: round(rsaCa.rsa.p99),
-      ec_ca_ecdsa_per_s: Math.round(ecCa.ecdsa.perSecond),
-      ec_ca_rsa_per_s: Math.round(ecCa.rsa.perSecond),
+      ecdsa_p99_ms_saturated: round(rsaCa.ecdsa?.p99),
+      rsa_p99_ms_saturated: round(rsaCa.rsa?.p99),
+      ec_ca_ecdsa_per_s: whole(ecCa.ecdsa?.perSecond),
+      ec_ca_rsa_per_s: whole(ecCa.rsa?.perSecond),
       ec_ca_p99_ms: round(ecCa.atRate.p99),
-      errors: [rsaCa, ecCa].reduce((n, c) => n + c.ecdsa.errors + c.rsa.errors + c.latency.errors + c.atRate.errors, 0),
+      errors: closedErrors(rsaCa) + closedErrors(ecCa) + rsaCa.atRate.errors + ecCa.atRate.errors,
       load_average_1m_after: round(loadavg()[0]),
       ...profile,
     }),

@@ -23,10 +23,11 @@ export async function waitHttp(port: number, what: string): Promise<void> {
 
 /**
  * The built citadel binary on loopback port 0 with its CA in `dir` (created on first start); resolves
- * with its gRPC port once it logs "citadel serving". `nodeArgs` go before the script (e.g. --cpu-prof).
+ * with its gRPC port once it logs "citadel serving". `nodeArgs` go before the script (e.g. --cpu-prof);
+ * `main` runs another build of it (an A/B comparison), by default dist/apps/citadel/main.js.
  */
-export async function startCitadel(dir: string, opts: { args?: string[]; nodeArgs?: string[] } = {}): Promise<{ child: ChildProcess; grpcPort: number; address: string }> {
-  const argv = [...(opts.nodeArgs ?? []), path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', ...(opts.args ?? [])];
+export async function startCitadel(dir: string, opts: { args?: string[]; nodeArgs?: string[]; main?: string } = {}): Promise<{ child: ChildProcess; grpcPort: number; address: string }> {
+  const argv = [...(opts.nodeArgs ?? []), opts.main ?? path.join(ROOT, 'dist/apps/citadel/main.js'), '--ca-dir', dir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', ...(opts.args ?? [])];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const grpcPort = await new Promise<number>((resolve, reject) => {
