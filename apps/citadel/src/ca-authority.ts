@@ -9,12 +9,15 @@ import { derToPem } from './der';
 import { parseCsr } from './csr-validate';
 import { errors } from './errors';
 import type { CaMaterial } from './ca-store';
+import { SignQueue } from './sign-queue';
 import { spiffeId, type TokenClaims } from './token';
 
 export interface AuthorityPolicy {
   trustDomain: string;
   defaultTtlMs: number;
   maxTtlMs: number;
+  /** Workload certificates signed at once (the rest queue, see sign-queue.ts); default 2. */
+  signConcurrency?: number;
 }
 
 export interface IssuedCertificate {
@@ -29,10 +32,14 @@ export interface IssuedCertificate {
 const CLOCK_SKEW_MS = 60_000;
 
 export class CertificateAuthority {
+  private readonly signing: SignQueue;
+
   constructor(
     private current: CaMaterial,
     readonly policy: AuthorityPolicy,
-  ) {}
+  ) {
+    this.signing = new SignQueue(Math.max(1, policy.signConcurrency ?? 2));
+  }
 
   get material(): CaMaterial {
     return this.current;
@@ -53,9 +60,10 @@ export class CertificateAuthority {
   }
 
   /**
-   * `abandoned` is asked once the CSR has been verified, before the CA key signs: under overload a
-   * request whose caller has gone (cancelled, deadline passed) is dropped instead of signed for nobody,
-   * so the queue drains at full speed and the callers still waiting are served.
+   * `abandoned` is asked when the request's turn to be signed comes (after the CSR checks and any wait
+   * in the sign queue), just before the CA key signs: under overload a request whose caller has gone
+   * (cancelled, deadline passed) is dropped instead of signed for nobody, so the queue drains at full
+   * speed and the callers still waiting are served.
    */
   async issueWorkloadCertificate(request: { csrPem: string; validity?: string | number; caller: TokenClaims; abandoned?: () => boolean }): Promise<IssuedCertificate> {
     const material = this.current;
@@ -70,20 +78,22 @@ export class CertificateAuthority {
     const identitySans = csr.sans.filter((s) => s.kind === 'URI' && s.value === identity);
     const extra = csr.sans.find((s) => !(s.kind === 'URI' && s.value === identity)) ?? (identitySans.length > 1 ? identitySans[1] : undefined);
     if (extra) throw errors.create('CSR_EXTRA_SAN', { san: `${extra.kind}:${extra.value}`, allowed: `URI:${identity}` });
-    if (request.abandoned?.()) throw errors.create('REQUEST_ABANDONED', {});
-    const now = Date.now();
-    const notAfter = new Date(Math.min(now + lifetime, Date.parse(material.signingCert.validTo)));
-    const der = await buildCertificate(
-      {
-        notBefore: new Date(now - CLOCK_SKEW_MS),
-        notAfter,
-        issuerName: material.signingParts.subjectName,
-        subjectName: EMPTY_NAME,
-        spki: csr.spki,
-        extensions: leafExtensions({ uris: [identity], authorityKeyId: material.signingParts.subjectKeyId }),
-      },
-      material.signer,
-    );
+    let notAfter = new Date(0);
+    const der = await this.signing.run(request.abandoned, () => {
+      const now = Date.now();
+      notAfter = new Date(Math.min(now + lifetime, Date.parse(material.signingCert.validTo)));
+      return buildCertificate(
+        {
+          notBefore: new Date(now - CLOCK_SKEW_MS),
+          notAfter,
+          issuerName: material.signingParts.subjectName,
+          subjectName: EMPTY_NAME,
+          spki: csr.spki,
+          extensions: leafExtensions({ uris: [identity], authorityKeyId: material.signingParts.subjectKeyId }),
+        },
+        material.signer,
+      );
+    });
     return { chain: [derToPem(der, 'CERTIFICATE'), ...material.chainPems], identity, keyDescription: csr.keyDescription, notAfter };
   }
 

@@ -37,9 +37,20 @@ export function organizationName(organization: string): Buffer {
   return toDer(forge.pki.distinguishedNameToAsn1({ attributes: [{ type: '2.5.4.10', value: organization, valueTagClass: asn1.Type.UTF8 } as unknown as forge.pki.CertificateField] }));
 }
 
+/** Random bytes fetched 4 KiB at a time: one call into OpenSSL's generator per 256 serial numbers. */
+const SERIAL_BYTES = 16;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
 /** A random positive 127-bit serial number (RFC 5280 allows up to 20 octets). */
 export function randomSerial(): Buffer {
-  const serial = randomBytes(16);
+  if (randomOffset + SERIAL_BYTES > randomPool.length) {
+    randomPool = randomBytes(256 * SERIAL_BYTES);
+    randomOffset = 0;
+  }
+  const serial = Buffer.from(randomPool.subarray(randomOffset, randomOffset + SERIAL_BYTES));
+  randomPool.fill(0, randomOffset, randomOffset + SERIAL_BYTES);
+  randomOffset += SERIAL_BYTES;
   serial[0] = (serial[0] & 0x7f) | 0x40;
   return serial;
 }

@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Flags, Logger, Running } from '@mesh/runtime';
 import { CertificateAuthority } from './ca-authority';
 import { caFingerprint, loadCa, loadOrCreateCa, writeRootBundle, type CaKeyType, type CaMaterial } from './ca-store';
@@ -42,7 +43,14 @@ export async function serve(f: Flags<typeof flags>, log: Logger): Promise<Servin
   log.info(created ? 'generated self-signed root CA' : 'loaded CA', { caDir: dir, ...describe(material) });
   await writeRootBundle(dir, material);
   const tokenKey = await loadOrCreateTokenKey(dir);
-  const authority = new CertificateAuthority(material, { trustDomain: f.trustDomain, defaultTtlMs: f.workloadCertTtl, maxTtlMs: f.maxWorkloadCertTtl });
+  // One signature per core at a time: more would only queue inside libuv's thread pool, where a request
+  // whose caller gave up can no longer be dropped before it is signed.
+  const authority = new CertificateAuthority(material, {
+    trustDomain: f.trustDomain,
+    defaultTtlMs: f.workloadCertTtl,
+    maxTtlMs: f.maxWorkloadCertTtl,
+    signConcurrency: availableParallelism(),
+  });
   const metrics = new CitadelMetrics(() => new Date(authority.material.root.validTo));
 
   const host = f.grpcAddress.host;

