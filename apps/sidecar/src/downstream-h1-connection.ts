@@ -69,6 +69,8 @@ export class H1ServerConnection implements H1RequestHandler, H1ResponseOwner {
   private exchangeStart = 0;
   private lastActivity = 0;
   private readPaused = false;
+  /** inside parser.execute(): a response that ends now ends within a request callback */
+  private feeding = false;
   /** set by drain: finish the current response, then close */
   private closeAfterResponse = false;
   private readonly onData = (chunk: Buffer): void => this.feed(chunk);
@@ -107,7 +109,13 @@ export class H1ServerConnection implements H1RequestHandler, H1ResponseOwner {
       this.phase = Phase.Head;
       this.armHead();
     } else if (this.phase === Phase.Exchange) this.lastActivity = coarseNow();
-    const err = this.parser.execute(chunk);
+    let err: string | undefined;
+    this.feeding = true;
+    try {
+      err = this.parser.execute(chunk);
+    } finally {
+      this.feeding = false;
+    }
     if (err !== undefined) {
       this.protocolError(err);
       return;
@@ -151,10 +159,16 @@ export class H1ServerConnection implements H1RequestHandler, H1ResponseOwner {
     this.req?.finish();
   }
 
-  /** H1ResponseOwner: the response went out completely; the next request (if any) after this tick. */
+  /**
+   * H1ResponseOwner: the response went out completely. Usually it ends in an upstream read, with its request
+   * complete and nothing pipelined behind it: the connection is ready for the next request at once.
+   * Otherwise after this tick (a local reply ends inside the parser's callback, before the request is
+   * complete; a pipelined request must not start inside the response that precedes it).
+   */
   responseDone(res: H1Response): void {
     this.lastActivity = coarseNow();
-    process.nextTick(afterResponse, this, res);
+    if (!this.feeding && res === this.res && this.req !== undefined && this.req.complete && this.parser.rest === undefined) this.afterResponse(res);
+    else process.nextTick(afterResponse, this, res);
   }
 
   afterResponse(res: H1Response): void {

@@ -9,7 +9,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type * as net from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
-import type { ResponseHeaders } from './h1-framing';
+import { BAD_VALUE, isTokenName, type ResponseHeaders } from './h1-framing';
 
 /** What the response needs from its connection. */
 export interface H1ResponseOwner {
@@ -23,8 +23,6 @@ export interface H1ResponseOwner {
   touch(): void;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** Bodies up to this size are copied behind the head into one buffer (one write); larger ones go as two. */
 const COALESCE_MAX = 16 * 1024;
 const CRLF = '\r\n';
@@ -158,7 +156,7 @@ export class H1Response {
       for (const name in headers) {
         const v = headers[name];
         if (v === undefined) continue;
-        if (!TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
+        if (!isTokenName(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
         const lower = name.length === 14 || name.length === 4 || name.length === 10 || name.length === 17 ? name.toLowerCase() : '';
         if (lower === 'connection' || lower === 'transfer-encoding') continue;
         if (lower === 'content-length') hasLength = true;
@@ -194,13 +192,18 @@ export class H1Response {
     this.trailers = trailers;
   }
 
-  write(chunk: Buffer | string): boolean {
+  /**
+   * `transient`: the chunk is a view of a buffer its owner reuses once this returns; it is copied unless it
+   * goes out copied already (behind the head).
+   */
+  write(chunk: Buffer | string, transient = false): boolean {
     if (this.writableEnded || this.closed) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
     this.owner.touch();
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (this.head !== '') return this.flushHead(buf, false);
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.head !== '') return this.flushHead(buf, false, transient);
     if (this.noBody || buf.length === 0) return true;
+    if (transient) buf = Buffer.from(buf);
     const socket = this.owner.socket;
     if (!this.chunked) return socket.write(buf);
     socket.cork();
@@ -238,7 +241,7 @@ export class H1Response {
   }
 
   /** The head with its framing lines, then `body` (and the end of the message when `last`), in one write. */
-  private flushHead(body: Buffer, last: boolean): boolean {
+  private flushHead(body: Buffer, last: boolean, transient = false): boolean {
     let head = this.head;
     this.head = '';
     const bodyLen = this.noBody ? 0 : body.length;
@@ -273,7 +276,7 @@ export class H1Response {
     }
     socket.cork();
     socket.write(head, 'latin1');
-    let ok = socket.write(body);
+    let ok = socket.write(transient ? Buffer.from(body) : body);
     if (suffix !== '') ok = socket.write(suffix, 'latin1');
     socket.uncork();
     return ok;
@@ -285,7 +288,7 @@ export class H1Response {
     let s = '0\r\n';
     for (const name in t) {
       const v = t[name];
-      if (!TOKEN.test(name)) continue;
+      if (!isTokenName(name)) continue;
       for (const one of Array.isArray(v) ? v : [v]) if (!BAD_VALUE.test(one)) s += `${name}: ${one}\r\n`;
     }
     return `${s}\r\n`;

@@ -5,7 +5,7 @@
  * Transfer-Encoding, any repeated Content-Length, a Transfer-Encoding whose last coding is not chunked, a
  * missing Host on HTTP/1.1; a head over the limit answers 431.
  */
-import { CHUNKED_LAST, CL_VALUE, H1MessageParser, readHeaders, State, TCHAR, type ResponseHeaders } from './h1-framing';
+import { CHUNKED_LAST, CL_VALUE, H1MessageParser, newHeaders, readHeaders, State, TCHAR, type ResponseHeaders } from './h1-framing';
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
@@ -95,7 +95,7 @@ export class H1RequestParser extends H1MessageParser {
     }
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
-    const headers = Object.create(null) as ResponseHeaders;
+    const headers = newHeaders();
     const framing = readHeaders(headers, text, eol + 2, 'downstream', true);
     if (typeof framing === 'string') return framing;
     if (minor === 1 && headers.host === undefined) return 'missing host header';

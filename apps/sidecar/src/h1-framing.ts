@@ -9,6 +9,21 @@
 
 export type ResponseHeaders = Record<string, string | string[]>;
 
+/**
+ * A header object as the parsers make them: no prototype properties (a header named `__proto__` or
+ * `constructor` is a plain entry), yet in V8's fast mode, where `Object.create(null)` starts in dictionary
+ * mode: reads, for...in copies and the head writers run on the shapes of steady traffic.
+ */
+function HeaderBag(): void {
+  // no fields: headers are added as they are parsed
+}
+HeaderBag.prototype = Object.create(null) as object;
+
+/** An empty header object (see HeaderBag). */
+export function newHeaders(): ResponseHeaders {
+  return new (HeaderBag as unknown as new () => ResponseHeaders)();
+}
+
 export const enum State {
   Head,
   Fixed,
@@ -37,6 +52,12 @@ export abstract class H1MessageParser {
     /** 'upstream' or 'downstream': who sent what an error message describes */
     protected readonly who: string,
     protected readonly maxHeaderBytes: number,
+    /**
+     * The chunks given to execute() are views of a buffer the caller reuses once execute() returns (a socket
+     * reading into one shared buffer): bytes kept for the next chunk are copied, and body views are valid only
+     * during the body() call.
+     */
+    private readonly transient = false,
   ) {}
 
   protected abstract head(text: string): string | undefined;
@@ -82,7 +103,7 @@ export abstract class H1MessageParser {
           const end = data.indexOf(CRLFCRLF, pos);
           if (end < 0) {
             if (len - pos > this.maxHeaderBytes) return this.tooLarge();
-            this.pending = data.subarray(pos);
+            this.keep(data, chunk, pos);
             return undefined;
           }
           if (end - pos > this.maxHeaderBytes) return this.tooLarge();
@@ -108,7 +129,7 @@ export abstract class H1MessageParser {
           const end = data.indexOf(CRLF, pos);
           if (end < 0) {
             if (len - pos > MAX_CHUNK_LINE) return `${this.who} chunk size line too long`;
-            this.pending = data.subarray(pos);
+            this.keep(data, chunk, pos);
             return undefined;
           }
           if (end - pos > MAX_CHUNK_LINE) return `${this.who} chunk size line too long`;
@@ -146,7 +167,7 @@ export abstract class H1MessageParser {
           const end = data.indexOf(CRLF, pos);
           if (end < 0) {
             if (len - pos > this.maxHeaderBytes) return `${this.who} trailers too large`;
-            this.pending = data.subarray(pos);
+            this.keep(data, chunk, pos);
             return undefined;
           }
           if (end === pos) {
@@ -155,8 +176,9 @@ export abstract class H1MessageParser {
             this.complete(this.trailers);
             break;
           }
-          const t = this.trailers ?? (this.trailers = Object.create(null) as ResponseHeaders);
-          const err = addHeaderLine(t, data.toString('latin1', pos, end), this.who, false);
+          const t = this.trailers ?? (this.trailers = newHeaders());
+          const line = data.toString('latin1', pos, end);
+          const err = addHeaderLine(t, line, 0, line.length, this.who, false);
           if (err !== undefined) return err;
           pos = end + 2;
           break;
@@ -167,6 +189,12 @@ export abstract class H1MessageParser {
       }
     }
     return undefined;
+  }
+
+  /** Keeps the bytes from `pos` for the next chunk (a copy when they still live in the caller's reused buffer). */
+  private keep(data: Buffer, chunk: Buffer, pos: number): void {
+    const rest = data.subarray(pos);
+    this.pending = this.transient && data === chunk ? Buffer.from(rest) : rest;
   }
 }
 
@@ -181,14 +209,14 @@ export function readHeaders(headers: ResponseHeaders, text: string, start: numbe
   let clCount = 0;
   let clValue = '';
   let pos = start;
-  while (pos < text.length) {
+  const len = text.length;
+  while (pos < len) {
     let end = text.indexOf('\r\n', pos);
-    if (end < 0) end = text.length;
-    const line = text.slice(pos, end);
+    if (end < 0) end = len;
+    const err = addHeaderLine(headers, text, pos, end, who, request);
     pos = end + 2;
-    const err = addHeaderLine(headers, line, who, request);
     if (err !== undefined) return err;
-    if (line.length > 14 && line.charCodeAt(14) === 58 && line.slice(0, 14).toLowerCase() === 'content-length') {
+    if (lineName === 'content-length') {
       const v = headers['content-length'];
       const last = Array.isArray(v) ? v[v.length - 1] : v;
       if (clCount > 0 && last !== clValue && !request) return 'upstream sent conflicting content-length values';
@@ -200,39 +228,65 @@ export function readHeaders(headers: ResponseHeaders, text: string, start: numbe
   return { clCount, clValue };
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Names already found to be tokens: steady traffic repeats a few dozen; the set stops growing at 1024. */
+const TOKEN_NAMES = new Set<string>();
+
+/** true when `name` is a token (RFC 9110 §5.6.2), i.e. can be written as a header name. */
+export function isTokenName(name: string): boolean {
+  if (TOKEN_NAMES.has(name)) return true;
+  if (!TOKEN.test(name)) return false;
+  if (TOKEN_NAMES.size < 1024) TOKEN_NAMES.add(name);
+  return true;
+}
+
+/** a character a header value may not carry (controls other than HTAB, DEL, anything beyond latin1) */
+export const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** tchar (RFC 9110 §5.6.2) by character code */
 export const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+/** header name characters by code (latin1): 0 not a tchar, 1 a tchar, 2 an upper-case letter */
+const NAME_CHAR = new Uint8Array(256);
+for (let c = 0; c < 128; c++) NAME_CHAR[c] = TCHAR[c] === 0 ? 0 : c >= 65 && c <= 90 ? 2 : 1;
 
 /** Request headers whose repeats Node's server drops (the first one counts). */
 const SINGLE_REQUEST_HEADERS = new Set(['host', 'authorization', 'proxy-authorization', 'content-type', 'user-agent', 'referer', 'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'age', 'expires', 'etag', 'last-modified', 'retry-after', 'server']);
 
+/** the (lower-case) name of the line addHeaderLine read last */
+let lineName = '';
+
 /**
- * Adds one `name: value` line (lower-cased name; duplicates: set-cookie as a list, cookie joined by "; ",
- * others by ", "). One pass over the characters: the name must be a token, the value free of control
- * characters.
+ * Adds the `name: value` line text[start, end) (lower-cased name; duplicates: set-cookie as a list, cookie
+ * joined by "; ", others by ", "). One pass over the name (a token; upper case noted) and one over the value
+ * (free of control characters); only the name and the value are sliced out of the head.
  */
-function addHeaderLine(headers: ResponseHeaders, line: string, who: string, request: boolean): string | undefined {
-  const n = line.length;
-  const first = line.charCodeAt(0);
+function addHeaderLine(headers: ResponseHeaders, text: string, start: number, end: number, who: string, request: boolean): string | undefined {
+  const first = text.charCodeAt(start);
   if (first === 32 || first === 9) return `${who} sent an obsolete folded header line`;
-  let colon = 0;
-  for (; colon < n; colon++) {
-    const c = line.charCodeAt(colon);
+  let colon = start;
+  let upper = false;
+  for (; colon < end; colon++) {
+    const c = text.charCodeAt(colon);
     if (c === 58) break;
-    if (c > 127 || TCHAR[c] === 0) return `${who} sent an invalid header name`;
+    const k = NAME_CHAR[c];
+    if (k !== 1) {
+      if (k !== 2) return `${who} sent an invalid header name`;
+      upper = true;
+    }
   }
-  if (colon === 0 || colon === n) return `${who} sent a malformed header line`;
+  if (colon === start || colon === end) return `${who} sent a malformed header line`;
   let vs = colon + 1;
-  let ve = n;
-  while (vs < ve && (line.charCodeAt(vs) === 32 || line.charCodeAt(vs) === 9)) vs++;
-  while (ve > vs && (line.charCodeAt(ve - 1) === 32 || line.charCodeAt(ve - 1) === 9)) ve--;
+  let ve = end;
+  while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+  while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
   for (let i = vs; i < ve; i++) {
-    const c = line.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127) return `${who} sent an invalid value for header ${line.slice(0, colon)}`;
+    const c = text.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return `${who} sent an invalid value for header ${text.slice(start, colon)}`;
   }
-  const name = lowerName(line, colon);
-  const value = line.slice(vs, ve);
+  const name = upper ? text.slice(start, colon).toLowerCase() : text.slice(start, colon);
+  lineName = name;
+  const value = text.slice(vs, ve);
   const cur = headers[name];
   if (cur === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
   else if (Array.isArray(cur)) cur.push(value);
@@ -240,15 +294,6 @@ function addHeaderLine(headers: ResponseHeaders, line: string, who: string, requ
   else if (request && SINGLE_REQUEST_HEADERS.has(name)) return undefined;
   else headers[name] = `${cur}${name === 'cookie' ? '; ' : ', '}${value}`;
   return undefined;
-}
-
-/** The header name of `line` (up to `colon`) in lower case; no new string when it already is. */
-function lowerName(line: string, colon: number): string {
-  for (let i = 0; i < colon; i++) {
-    const c = line.charCodeAt(i);
-    if (c >= 65 && c <= 90) return line.slice(0, colon).toLowerCase();
-  }
-  return line.slice(0, colon);
 }
 
 /** The size of a chunk-size line (hex digits, then optional extensions), or -1 when malformed. */

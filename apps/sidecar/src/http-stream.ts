@@ -23,9 +23,12 @@ export function requestHasBody(req: DownstreamRequest): boolean {
   return req instanceof H1Request ? req.hasBody : !req.stream.endAfterHeaders;
 }
 
-/** Writes response body bytes; false when the peer is full (then `onDrain` runs once it drained). */
-export function writeResponse(res: DownstreamResponse, chunk: Buffer, onDrain: () => void): boolean {
-  if (res.write(chunk)) return true;
+/**
+ * Writes response body bytes; false when the peer is full (then `onDrain` runs once it drained). A
+ * `transient` chunk (a view of a reused read buffer) is copied unless it is written out at once.
+ */
+export function writeResponse(res: DownstreamResponse, chunk: Buffer, onDrain: () => void, transient: boolean): boolean {
+  if (res instanceof H1Response ? res.write(chunk, transient) : res.write(transient ? Buffer.from(chunk) : chunk)) return true;
   if (res instanceof H1Response) res.ondrain = onDrain;
   else res.once('drain', onDrain);
   return false;

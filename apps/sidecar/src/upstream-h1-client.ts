@@ -5,10 +5,10 @@
  * a sink without Node's ClientRequest/IncomingMessage objects. Backpressure both ways: the socket is paused
  * while the sink's consumer is full, and a streamed request body is paused while the socket is.
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import type * as tls from 'node:tls';
-import type { ResponseHeaders } from './h1-framing';
+import { BAD_VALUE, isTokenName, type ResponseHeaders } from './h1-framing';
 import { CoarseTimer } from './timers-coarse';
 import { H1ResponseParser, type H1ResponseHandler } from './upstream-h1-parser';
 import { openSocket, readyEvent, tlsConnectError, type H1Endpoint } from './upstream-h1-tls';
@@ -16,15 +16,21 @@ import { TLS_CONNECT_FAILED } from './upstream-reset';
 
 /** Upstream response headers may be as large as Envoy allows (60 KiB by default, plus slack). */
 const MAX_RESPONSE_HEADER_BYTES = 96 * 1024;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+
+/**
+ * Plaintext connections read into this one buffer (net.connect's `onread`): no buffer allocated per read and
+ * no Readable stream in between. Reads run one at a time on the event loop, and whatever a read delivers is
+ * used or copied before its callback returns, so every connection can share it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** Who gets the response of one exchange. onData returns false to stop the flow until resume(). */
 export interface H1ResponseSink {
   onUpstreamHead(status: number, headers: ResponseHeaders): void;
-  onUpstreamData(chunk: Buffer): boolean;
+  /** `transient`: the chunk is a view of a buffer reused after the call: copy what is kept */
+  onUpstreamData(chunk: Buffer, transient: boolean): boolean;
   onUpstreamEnd(trailers: ResponseHeaders | undefined): void;
   onUpstreamError(err: NodeJS.ErrnoException): void;
 }
@@ -37,7 +43,7 @@ export function requestHead(method: string, path: string, headers: Record<string
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (const name in headers) {
     const v = headers[name];
-    if (!TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
+    if (!isTokenName(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
     if (typeof v === 'string') {
       if (BAD_VALUE.test(v)) throw new Error(`invalid value for header ${name}`);
       head += `${name}: ${v}\r\n`;
@@ -190,19 +196,25 @@ export class H1Connection implements H1ResponseHandler {
   /** Envoy's connect_timeout over TCP connect and TLS handshake (a socket timeout restarts on every record) */
   private connectTimer: NodeJS.Timeout | undefined;
 
+  /** reads land in READ_BUFFER (plaintext) rather than in a new buffer per read (TLS) */
+  private readonly transient: boolean;
+
   constructor(
     readonly pool: H1Pool,
     first: H1Exchange,
-    socket: net.Socket,
+    /** a TLS socket from openSocket; undefined: a plaintext connection reading into READ_BUFFER */
+    tlsSocket: net.Socket | undefined,
   ) {
-    this.parser = new H1ResponseParser(this, MAX_RESPONSE_HEADER_BYTES);
+    this.transient = tlsSocket === undefined;
+    this.parser = new H1ResponseParser(this, MAX_RESPONSE_HEADER_BYTES, this.transient);
+    const socket = tlsSocket ?? net.connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n: number) => this.onRead(n) } });
     this.socket = socket;
     this.connectTimer = setTimeout(onConnectTimeout, pool.connectTimeoutMs, this);
     socket.once(readyEvent(pool), () => {
       this.connecting = false;
       clearTimeout(this.connectTimer);
     });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (tlsSocket !== undefined) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.onSocketDrain());
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err));
@@ -224,6 +236,12 @@ export class H1Connection implements H1ResponseHandler {
     this.keepAlive = false;
     this.parser.reset(ex.noResponseBody);
     ex.start(this);
+  }
+
+  /** a plaintext read: `n` bytes in READ_BUFFER (socket.pause() inside stops the reads that follow) */
+  private onRead(n: number): boolean {
+    this.onData(READ_BUFFER.subarray(0, n));
+    return true;
   }
 
   private onData(chunk: Buffer): void {
@@ -275,7 +293,7 @@ export class H1Connection implements H1ResponseHandler {
 
   onBody(chunk: Buffer): void {
     const sink = this.exchange?.sink;
-    if (sink !== undefined && !sink.onUpstreamData(chunk)) this.socket.pause();
+    if (sink !== undefined && !sink.onUpstreamData(chunk, this.transient)) this.socket.pause();
   }
 
   onComplete(trailers: ResponseHeaders | undefined): void {
@@ -346,9 +364,9 @@ export class H1Pool implements H1Endpoint {
     while (conn !== undefined && conn.socket.destroyed) conn = this.idle.pop();
     if (conn !== undefined) conn.assign(ex);
     else if (this.total < this.maxConnections) {
-      let socket: net.Socket;
+      let socket: net.Socket | undefined;
       try {
-        socket = openSocket(this);
+        if (this.tls !== undefined) socket = openSocket(this);
       } catch (err) {
         // tls.connect refused its options (e.g. a key that does not match the certificate): a failed connect.
         process.nextTick(failUnconnected, ex, Object.assign(new Error(`TLS connect failed: ${(err as Error).message}`), { code: TLS_CONNECT_FAILED }));

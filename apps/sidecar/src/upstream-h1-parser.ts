@@ -4,7 +4,7 @@
  * connection closes), and EOF handling. Refused besides what h1-framing.ts refuses: Content-Length with
  * Transfer-Encoding, conflicting Content-Length values, 101 on a plain request.
  */
-import { CHUNKED_LAST, CL_VALUE, H1MessageParser, readHeaders, State, type ResponseHeaders } from './h1-framing';
+import { CHUNKED_LAST, CL_VALUE, H1MessageParser, newHeaders, readHeaders, State, type ResponseHeaders } from './h1-framing';
 
 export interface H1ResponseHandler {
   onHead(status: number, headers: ResponseHeaders, keepAlive: boolean): void;
@@ -20,8 +20,10 @@ export class H1ResponseParser extends H1MessageParser {
   constructor(
     private readonly handler: H1ResponseHandler,
     maxHeaderBytes: number,
+    /** chunks are views of a reused read buffer (see H1MessageParser) */
+    transient = false,
   ) {
-    super('upstream', maxHeaderBytes);
+    super('upstream', maxHeaderBytes, transient);
   }
 
   /** Starts a new response; `noBody` for the answer to a HEAD request. */
@@ -64,7 +66,7 @@ export class H1ResponseParser extends H1MessageParser {
     const minor = text.charCodeAt(7) - 48;
     const status = Number(text.slice(9, 12));
     if ((minor !== 0 && minor !== 1) || !(status >= 100 && status <= 999) || !/^\d{3}$/.test(text.slice(9, 12))) return 'upstream sent a malformed status line';
-    const headers = Object.create(null) as ResponseHeaders;
+    const headers = newHeaders();
     const framing = readHeaders(headers, text, eol + 2, 'upstream', false);
     if (typeof framing === 'string') return framing;
     if (status >= 100 && status < 200) {

@@ -18,6 +18,7 @@ import { hashKey } from './lb-hash-key';
 import { Flag } from './response-flags';
 import type { RouterFilter } from './router';
 import { H1Exchange, requestHead, type H1ResponseSink } from './upstream-h1-client';
+import { FifoTimeouts } from './timers-fifo';
 import { sendMirrors } from './upstream-mirror';
 import { CONNECT_ERRORS, resetKind } from './upstream-reset';
 import { backoffMs, IDEMPOTENT, retriableStatus } from './upstream-retry';
@@ -42,14 +43,29 @@ function onRouteTimeout(u: UpstreamRequest): void {
   u.onGlobalTimeout();
 }
 
+/** Route timeouts by duration: requests of one route all wait the same time (timers-fifo.ts). */
+const routeTimeouts = new Map<number, FifoTimeouts<UpstreamRequest>>();
+
+function routeTimeoutQueue(ms: number): FifoTimeouts<UpstreamRequest> {
+  let q = routeTimeouts.get(ms);
+  if (q === undefined) {
+    q = new FifoTimeouts<UpstreamRequest>(ms, onRouteTimeout);
+    routeTimeouts.set(ms, q);
+  }
+  return q;
+}
+
 export class UpstreamRequest implements H1ResponseSink {
   private host: UpstreamHost | undefined = undefined;
   private readonly retry: RetryPolicy | undefined;
   private retriesLeft: number;
   /**
-   * The route timeout: a native timer (cleared at once when the request ends; a coarse timer would keep
-   * the finished request reachable until its next tick and get it promoted to the old generation).
+   * The route timeout: an entry in the route's FIFO of deadlines (released at once when the request ends; a
+   * coarse timer would keep the finished request reachable until its next tick and get it promoted to the
+   * old generation), or a native timer when that queue is full.
    */
+  private globalQueue: FifoTimeouts<UpstreamRequest> | undefined = undefined;
+  private globalHandle = -1;
   private globalTimer: NodeJS.Timeout | undefined = undefined;
   private tryTimer: NodeJS.Timeout | undefined = undefined;
   private backoffTimer: NodeJS.Timeout | undefined = undefined;
@@ -81,7 +97,7 @@ export class UpstreamRequest implements H1ResponseSink {
     const s = this.s;
     this.buildHeaders();
     s.cancel = () => this.abort();
-    if (this.a.timeoutMs > 0) this.globalTimer = setTimeout(onRouteTimeout, this.a.timeoutMs, this);
+    if (this.a.timeoutMs > 0) this.armRouteTimeout(this.a.timeoutMs);
     const needsBuffer = this.retriesLeft > 0 || this.a.mirrors.length > 0;
     if (!requestHasBody(s.req)) {
       s.body = NO_BODY;
@@ -112,6 +128,15 @@ export class UpstreamRequest implements H1ResponseSink {
       s.requestBytes += c.length;
     });
     this.attempt();
+  }
+
+  private armRouteTimeout(ms: number): void {
+    const q = routeTimeoutQueue(ms);
+    const handle = q.add(this);
+    if (handle >= 0) {
+      this.globalQueue = q;
+      this.globalHandle = handle;
+    } else this.globalTimer = setTimeout(onRouteTimeout, ms, this);
   }
 
   private buildHeaders(): void {
@@ -197,11 +222,11 @@ export class UpstreamRequest implements H1ResponseSink {
     if (next !== Next.Stream) ex.destroy();
   }
 
-  onUpstreamData(chunk: Buffer): boolean {
+  onUpstreamData(chunk: Buffer, transient: boolean): boolean {
     const s = this.s;
     s.responseBytes += chunk.length;
     if (this.onDrain === undefined) this.onDrain = () => (this.current as H1Exchange | undefined)?.resume();
-    return writeResponse(s.res, chunk, this.onDrain);
+    return writeResponse(s.res, chunk, this.onDrain, transient);
   }
 
   onUpstreamEnd(trailers: ResponseHeaders | undefined): void {
@@ -316,7 +341,7 @@ export class UpstreamRequest implements H1ResponseSink {
     };
     body.on('data', (c: Buffer) => {
       s.responseBytes += c.length;
-      if (!writeResponse(s.res, c, resume)) body.pause();
+      if (!writeResponse(s.res, c, resume, false)) body.pause();
     });
     body.once('end', () => {
       s.res.end();
@@ -425,6 +450,7 @@ export class UpstreamRequest implements H1ResponseSink {
 
   onGlobalTimeout(): void {
     this.globalTimer = undefined;
+    this.globalQueue = undefined;
     const s = this.s;
     s.flags |= Flag.UT;
     this.cluster.counters.upstream_rq_timeout++;
@@ -462,8 +488,13 @@ export class UpstreamRequest implements H1ResponseSink {
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.globalTimer !== undefined) clearTimeout(this.globalTimer);
-    this.globalTimer = undefined;
+    if (this.globalQueue !== undefined) {
+      this.globalQueue.cancel(this.globalHandle);
+      this.globalQueue = undefined;
+    } else if (this.globalTimer !== undefined) {
+      clearTimeout(this.globalTimer);
+      this.globalTimer = undefined;
+    }
     if (this.tryTimer) clearTimeout(this.tryTimer);
     if (this.holdsRequest) this.cluster.breaker.releaseRequest();
     this.holdsRequest = false;

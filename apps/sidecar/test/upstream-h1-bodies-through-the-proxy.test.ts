@@ -1,10 +1,12 @@
 /**
  * Through the sidecar, the lean HTTP/1.1 upstream client keeps every body shape intact: a chunked upload
  * without a length is re-framed as chunked, a sized upload keeps its content-length, an upstream chunked
- * response and a close-delimited one reach the client whole, HEAD gets headers only, and sequential
+ * response and a close-delimited one reach the client whole, large responses reach slow readers byte for
+ * byte (upstream connections read into one shared buffer), HEAD gets headers only, and sequential
  * requests share one keep-alive upstream connection.
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +15,39 @@ import { cluster, listener, request, startBackend, startHarness, type Backend, t
 
 const ECHO = 'outbound|80||echo.default.svc.cluster.local';
 const RAW = 'outbound|80||raw.default.svc.cluster.local';
+const LARGE = pattern(6 * 1024 * 1024);
+
+/** `n` bytes that differ from position to position (a bad copy or a reused buffer shows in the hash). */
+function pattern(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) b.writeUInt32BE(i, i);
+  return b;
+}
+
+/** GETs `path` reading slowly (paused for a while after every 128 KiB); resolves with the body's sha256. */
+function slowGet(port: number, path: string): Promise<{ status: number; bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers: { host: 'echo.local' }, agent: false }, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let sincePause = 0;
+      res.on('data', (c: Buffer) => {
+        hash.update(c);
+        bytes += c.length;
+        sincePause += c.length;
+        if (sincePause >= 128 * 1024) {
+          sincePause = 0;
+          res.pause();
+          setTimeout(() => res.resume(), 20);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** POSTs `parts` as separate writes; without `length` Node frames them as chunked. */
 function upload(port: number, parts: string[], length?: number): Promise<{ status: number; body: string }> {
@@ -50,6 +85,25 @@ describe('upstream HTTP/1.1 bodies through the proxy', () => {
     echo = await startBackend('echo');
     echo.server.on('connection', (s: net.Socket) => echoPeers.add(s.remotePort ?? 0));
     echo.handler = (req, res, body) => {
+      if (req.url === '/large') {
+        // Several MiB in 64 KiB writes: the proxy reads them in pieces while the client lags behind.
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': LARGE.length });
+        let off = 0;
+        const pump = (): void => {
+          while (off < LARGE.length) {
+            const end = Math.min(off + 64 * 1024, LARGE.length);
+            const ok = res.write(LARGE.subarray(off, end));
+            off = end;
+            if (!ok) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       if (req.url === '/chunked-response') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('first,');
@@ -106,6 +160,16 @@ describe('upstream HTTP/1.1 bodies through the proxy', () => {
       const r = await request(port, { host: 'raw.local' });
       assert.equal(r.status, 200);
       assert.equal(r.body, 'until the connection closes');
+    }
+  });
+
+  it('relays large responses byte for byte to clients that read slowly, three at once', async () => {
+    const want = createHash('sha256').update(LARGE).digest('hex');
+    const all = await Promise.all([slowGet(port, '/large'), slowGet(port, '/large'), slowGet(port, '/large')]);
+    for (const r of all) {
+      assert.equal(r.status, 200);
+      assert.equal(r.bytes, LARGE.length);
+      assert.equal(r.sha256, want);
     }
   });
 

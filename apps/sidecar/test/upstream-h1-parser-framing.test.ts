@@ -17,8 +17,12 @@ interface Parsed {
   complete: number;
 }
 
-/** Parses `wire` delivered in pieces cut at `cuts`; returns what the handler saw and the error, if any. */
-function parse(wire: string, cuts: number[] = [], noBody = false, eof = false): { r: Parsed; err: string | undefined; extra: boolean } {
+/**
+ * Parses `wire` delivered in pieces cut at `cuts`; returns what the handler saw and the error, if any.
+ * `shared`: every piece arrives in the same buffer, overwritten after each execute() (a socket reading into
+ * one reused buffer), and the parser is told its chunks are transient.
+ */
+function parse(wire: string, cuts: number[] = [], noBody = false, eof = false, shared = false): { r: Parsed; err: string | undefined; extra: boolean } {
   const r: Parsed = { status: 0, headers: {}, keepAlive: false, body: '', trailers: undefined, complete: 0 };
   const p = new H1ResponseParser(
     {
@@ -36,13 +40,19 @@ function parse(wire: string, cuts: number[] = [], noBody = false, eof = false): 
       },
     },
     1024,
+    shared,
   );
   p.reset(noBody);
   const buf = Buffer.from(wire, 'latin1');
+  const reused = Buffer.alloc(buf.length);
   let start = 0;
   let err: string | undefined;
   for (const cut of [...cuts, buf.length]) {
-    err = p.execute(buf.subarray(start, cut));
+    if (shared) {
+      const n = buf.copy(reused, 0, start, cut);
+      err = p.execute(reused.subarray(0, n));
+      reused.fill('#');
+    } else err = p.execute(buf.subarray(start, cut));
     start = cut;
     if (err !== undefined) break;
   }
@@ -85,6 +95,17 @@ describe('upstream HTTP/1.1 response parser', () => {
     }
   });
 
+  it('keeps what it needs from chunks read into one reused buffer, however the bytes are split', () => {
+    const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Long-Header: abcdefghijklmnopqrstuvwxyz\r\n\r\n5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nGrpc-Status: 0\r\n\r\n';
+    for (const cuts of splits(wire)) {
+      const { r, err } = parse(wire, cuts, false, false, true);
+      assert.equal(err, undefined);
+      assert.equal(r.headers['x-long-header'], 'abcdefghijklmnopqrstuvwxyz');
+      assert.equal(r.body, 'helloabcdefghijklmnopqrstuvwxyz');
+      assert.deepEqual({ ...r.trailers }, { 'grpc-status': '0' });
+    }
+  });
+
   it('ends a body without framing at EOF and never reuses that connection', () => {
     const wire = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end';
     const { r, err } = parse(wire, [20, 40], false, true);
@@ -109,6 +130,16 @@ describe('upstream HTTP/1.1 response parser', () => {
     assert.equal(parse('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n').r.keepAlive, false);
     assert.equal(parse('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n').r.keepAlive, false);
     assert.equal(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n').r.keepAlive, true);
+  });
+
+  it('keeps header names like __proto__ and constructor as plain entries, and inherits none', () => {
+    const { r, err } = parse('HTTP/1.1 200 OK\r\n__proto__: a\r\nConstructor: b\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(err, undefined);
+    assert.equal(r.headers['__proto__'], 'a');
+    assert.equal(r.headers.constructor, 'b');
+    assert.deepEqual(Object.keys(r.headers), ['__proto__', 'constructor', 'content-length']);
+    const plain = parse('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').r.headers;
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) assert.equal(plain[name], undefined, name);
   });
 
   it('flags bytes after the end of the response', () => {
