@@ -6,9 +6,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import { MeshError } from '@mesh/runtime';
-import { createCsr, generateWorkloadKey, requestCertificate, type WorkloadKeyKind } from '@mesh/xds';
+import { createCsr, generateWorkloadKey, GRPC_STATUS, grpcStatusName, requestCertificate, type WorkloadKeyKind } from '@mesh/xds';
 import { agentErrors } from './agent-errors';
 import type { WorkloadIdentity } from './agent-identity';
 
@@ -50,10 +49,10 @@ export interface CertificateSourceOptions {
 
 /** gRPC statuses meaning "the CA decided no": retrying the same request will not help. */
 const REFUSALS: ReadonlySet<number> = new Set([
-  grpc.status.INVALID_ARGUMENT,
-  grpc.status.PERMISSION_DENIED,
-  grpc.status.UNAUTHENTICATED,
-  grpc.status.FAILED_PRECONDITION,
+  GRPC_STATUS.INVALID_ARGUMENT,
+  GRPC_STATUS.PERMISSION_DENIED,
+  GRPC_STATUS.UNAUTHENTICATED,
+  GRPC_STATUS.FAILED_PRECONDITION,
 ]);
 
 function splitPem(text: string): string[] {
@@ -108,8 +107,8 @@ export async function fetchWorkloadCertificate(options: CertificateSourceOptions
       timeoutMs: options.requestTimeoutMs ?? 10_000,
     });
   } catch (err) {
-    const e = err as Partial<grpc.ServiceError>;
-    const status = typeof e.code === 'number' ? (grpc.status[e.code] ?? String(e.code)) : 'no gRPC status';
+    const e = err as { code?: unknown; details?: string; message?: string };
+    const status = typeof e.code === 'number' ? grpcStatusName(e.code) : 'no gRPC status';
     const reason = e.details || e.message || String(err);
     if (typeof e.code === 'number' && REFUSALS.has(e.code)) throw agentErrors.create('AGENT_CA_REFUSED', { address, status, reason });
     throw agentErrors.create('AGENT_CA_UNAVAILABLE', { address, status, reason });

@@ -3,7 +3,8 @@
  * agent sends its CSR with `authorization: Bearer <token>` and gets its chain back, leaf first, root last.
  * A refused request rejects with the gRPC error (its `code` is the gRPC status, `details` the CA's reason).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
+import { grpcJs } from './grpc-lazy';
 import { caServiceDefinition, type IstioCertificateRequest, type IstioCertificateResponse } from './ca-proto';
 
 export { generateWorkloadKey, createCsr, type CsrOptions, type WorkloadKeyKind } from './ca-csr';
@@ -44,6 +45,7 @@ type UnaryClient = grpc.Client & {
 
 /** A long-lived client (one channel) for repeated requests, e.g. rotation or benchmarks. */
 export function createCaClient(options: CaClientOptions): CaClient {
+  const grpc = grpcJs();
   const Constructor = grpc.makeGenericClientConstructor(caServiceDefinition(), 'IstioCertificateService');
   const channelOptions: grpc.ChannelOptions = options.serverName ? { 'grpc.ssl_target_name_override': options.serverName } : {};
   const client = new Constructor(

@@ -5,9 +5,15 @@
  * here with forge's ASN.1 primitives and signed with node:crypto (RSA PKCS#1 v1.5 or ECDSA, SHA-256/384).
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, sign, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 
-const { asn1 } = forge;
+let forgeLib: typeof Forge | undefined;
+
+/** node-forge, required on the first CSR: most processes (a sidecar without mutual TLS) never build one. */
+function forge(): typeof Forge {
+  forgeLib ??= require('node-forge') as typeof Forge;
+  return forgeLib;
+}
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const OID_ORGANIZATION = '2.5.4.10';
@@ -33,24 +39,29 @@ export async function generateWorkloadKey(kind: WorkloadKeyKind): Promise<{ priv
   return { privateKey, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-function node(tagClass: number, type: number, constructed: boolean, value: forge.asn1.Asn1[] | string): forge.asn1.Asn1 {
+function node(tagClass: number, type: number, constructed: boolean, value: Forge.asn1.Asn1[] | string): Forge.asn1.Asn1 {
+  const { asn1 } = forge();
   return asn1.create(tagClass, type, constructed, value);
 }
 
-function oid(value: string): forge.asn1.Asn1 {
+function oid(value: string): Forge.asn1.Asn1 {
+  const { asn1 } = forge();
   return node(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(value).getBytes());
 }
 
-function fromDer(buf: Buffer): forge.asn1.Asn1 {
-  return asn1.fromDer(forge.util.createBuffer(buf.toString('binary')));
+function fromDer(buf: Buffer): Forge.asn1.Asn1 {
+  const { asn1 } = forge();
+  return asn1.fromDer(forge().util.createBuffer(buf.toString('binary')));
 }
 
-function toDer(value: forge.asn1.Asn1): Buffer {
+function toDer(value: Forge.asn1.Asn1): Buffer {
+  const { asn1 } = forge();
   return Buffer.from(asn1.toDer(value).getBytes(), 'binary');
 }
 
 /** The signature algorithm a key signs CSRs with: [hash, AlgorithmIdentifier]. */
-function signatureAlgorithm(key: KeyObject): [string, forge.asn1.Asn1] {
+function signatureAlgorithm(key: KeyObject): [string, Forge.asn1.Asn1] {
+  const { asn1 } = forge();
   const U = asn1.Class.UNIVERSAL;
   if (key.asymmetricKeyType === 'rsa') {
     return ['sha256', node(U, asn1.Type.SEQUENCE, true, [oid('1.2.840.113549.1.1.11'), node(U, asn1.Type.NULL, false, '')])];
@@ -66,14 +77,15 @@ function signatureAlgorithm(key: KeyObject): [string, forge.asn1.Asn1] {
 
 /** Builds a PEM CSR for the key, with the given SANs in an extensionRequest attribute. */
 export function createCsr(options: CsrOptions): string {
+  const { asn1 } = forge();
   const U = asn1.Class.UNIVERSAL;
   const privateKey = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const names: forge.asn1.Asn1[] = [
+  const names: Forge.asn1.Asn1[] = [
     ...(options.uris ?? []).map((uri) => node(asn1.Class.CONTEXT_SPECIFIC, 6, false, uri)),
     ...(options.dnsNames ?? []).map((dns) => node(asn1.Class.CONTEXT_SPECIFIC, 2, false, dns)),
   ];
-  const attributes: forge.asn1.Asn1[] = [];
+  const attributes: Forge.asn1.Asn1[] = [];
   if (names.length > 0) {
     const san = node(U, asn1.Type.SEQUENCE, true, [
       oid(OID_SUBJECT_ALT_NAME),
@@ -87,7 +99,7 @@ export function createCsr(options: CsrOptions): string {
     );
   }
   const subject = options.organization
-    ? [node(U, asn1.Type.SET, true, [node(U, asn1.Type.SEQUENCE, true, [oid(OID_ORGANIZATION), node(U, asn1.Type.UTF8, false, forge.util.encodeUtf8(options.organization))])])]
+    ? [node(U, asn1.Type.SET, true, [node(U, asn1.Type.SEQUENCE, true, [oid(OID_ORGANIZATION), node(U, asn1.Type.UTF8, false, forge().util.encodeUtf8(options.organization))])])]
     : [];
   const info = node(U, asn1.Type.SEQUENCE, true, [
     node(U, asn1.Type.INTEGER, false, String.fromCharCode(0)),

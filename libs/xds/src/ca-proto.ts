@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
 
 const CA_PROTO_FILE = 'istio/v1/auth/istioca.proto';
 
@@ -36,7 +36,9 @@ let cached: grpc.ServiceDefinition | undefined;
 /** The service definition, for `server.addService` and `grpc.makeGenericClientConstructor`. */
 export function caServiceDefinition(): grpc.ServiceDefinition {
   if (cached) return cached;
-  const definition = protoLoader.loadSync(CA_PROTO_FILE, {
+  // Required here, not at load: only processes that talk to the CA need proto-loader.
+  const loader = require('@grpc/proto-loader') as typeof protoLoader;
+  const definition = loader.loadSync(CA_PROTO_FILE, {
     includeDirs: [xdsProtoDir()],
     keepCase: true,
     longs: String,

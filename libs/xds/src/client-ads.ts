@@ -10,12 +10,12 @@
  *   client.start();
  */
 import { EventEmitter } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '@mesh/runtime';
 import { deltaProtocol } from './client-delta';
 import type { AdsUpdateHandler, ClientProtocol, ClientTypeState } from './client-protocol';
 import { sotwProtocol } from './client-sotw';
 import { xdsErrors } from './errors';
+import { GrpcChannel, GRPC_STATUS, grpcStatusName, type GrpcStream } from './client-transport';
 import { encodeNode, type XdsNodeInput } from './node';
 import { loadXdsProtos, WILDCARD_TYPES, type DecodedAny } from './protos';
 import { formatValidationErrors } from './validation';
@@ -36,12 +36,17 @@ export interface AdsClientOptions {
   node: XdsNodeInput;
   /** 'sotw' (default, StreamAggregatedResources) or 'delta' (DeltaAggregatedResources). */
   mode?: 'sotw' | 'delta';
-  credentials?: grpc.ChannelCredentials;
   logger?: Logger;
   backoff?: Partial<AdsBackoff>;
-  /** Extra grpc-js channel options (merged over a 64 MiB receive limit and 30 s keepalive pings). */
-  channelOptions?: grpc.ChannelOptions;
 }
+
+const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+const DISCOVERY = 'envoy.service.discovery.v3.';
+/** Largest response accepted (a gateway's full state can be large). */
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+/** PINGs notice a control plane that vanished without closing the connection. */
+const KEEPALIVE_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 export interface AdsClientEvents {
   connected: [];
@@ -52,15 +57,13 @@ export interface AdsClientEvents {
 
 const DEFAULT_BACKOFF: AdsBackoff = { initialMs: 500, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
 
-type AdsCall = grpc.ClientDuplexStream<unknown, unknown>;
-
 export class AdsClient extends EventEmitter<AdsClientEvents> {
   private readonly types = new Map<string, ClientTypeState>();
   private readonly log: Logger;
   private readonly backoff: AdsBackoff;
   private readonly protocol: ClientProtocol;
-  private client: grpc.Client | undefined;
-  private call: AdsCall | undefined;
+  private channel: GrpcChannel | undefined;
+  private call: GrpcStream | undefined;
   private nodeSent = false;
   private started = false;
   private closed = false;
@@ -124,17 +127,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    const Ctor = grpc.makeGenericClientConstructor(
-      loadXdsProtos().serviceDefinition('envoy.service.discovery.v3.AggregatedDiscoveryService'),
-      'AggregatedDiscoveryService',
-    );
-    this.client = new Ctor(this.options.target, this.options.credentials ?? grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      // Notice a control plane that vanished without closing the connection.
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      ...this.options.channelOptions,
-    });
+    this.channel = new GrpcChannel(this.options.target, { maxReceiveBytes: MAX_RECEIVE_BYTES, keepaliveMs: KEEPALIVE_MS, keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS });
     this.connect();
   }
 
@@ -149,14 +142,19 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       call.on('error', () => undefined);
       call.cancel();
     }
-    this.client?.close();
+    this.channel?.close();
     this.isConnected = false;
   }
 
   private connect(): void {
-    if (this.closed || !this.client) return;
-    const method = (this.client as unknown as Record<string, () => AdsCall>)[this.protocol.method];
-    const call = method.call(this.client);
+    if (this.closed || !this.channel) return;
+    const delta = this.protocol.method === 'DeltaAggregatedResources';
+    const protos = loadXdsProtos();
+    const call = this.channel.stream(
+      `/${ADS_SERVICE}/${this.protocol.method}`,
+      protos.messageCodec(`${DISCOVERY}${delta ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest'}`),
+      protos.messageCodec(`${DISCOVERY}${delta ? 'DeltaDiscoveryResponse' : 'DiscoveryResponse'}`),
+    );
     this.call = call;
     this.nodeSent = false;
     let ended = false;
@@ -170,7 +168,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       if (was) this.emit('disconnected', reason);
       this.scheduleReconnect(reason);
     };
-    call.on('data', (res: unknown) => {
+    call.on('data', (res) => {
       if (this.call !== call) return;
       if (!this.isConnected) {
         this.isConnected = true;
@@ -184,7 +182,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
         this.log.error('failed to handle a discovery response', { err });
       }
     });
-    call.on('error', (err: grpc.ServiceError) => onEnd(`${grpc.status[err.code] ?? err.code}: ${err.details ?? err.message}`));
+    call.on('error', (err) => onEnd(`${grpcStatusName(err.code)}: ${err.details}`));
     call.on('end', () => onEnd('stream ended by server'));
     for (const state of this.types.values()) {
       state.nonce = '';
@@ -240,7 +238,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (errors.length > 0) {
       const message = formatValidationErrors(errors);
       this.log.warn('NACK', { typeUrl, version: merged.version, error: message });
-      this.write(this.protocol.nack(state, message, grpc.status.INVALID_ARGUMENT));
+      this.write(this.protocol.nack(state, message, GRPC_STATUS.INVALID_ARGUMENT));
       this.emit('nack', { typeUrl, version: merged.version, nonce, message });
       return;
     }

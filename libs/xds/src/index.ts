@@ -21,6 +21,7 @@ export * from './snapshot';
 export * from './server-types';
 export * from './server-ads';
 export * from './client-ads';
+export { GRPC_STATUS, grpcStatusName } from './client-transport';
 export * from './builder-common';
 export * from './builder-listener';
 export * from './builder-route';

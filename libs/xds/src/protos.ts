@@ -8,13 +8,13 @@
  * built-in well-known types: google.protobuf.Struct/Value fields are camelCase (`{ fields: { k: { stringValue } } }`);
  * use jsonToStruct/structToJson (node.ts) rather than writing them by hand.
  */
-import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import * as fs from 'node:fs';
+import type * as protoLoader from '@grpc/proto-loader';
 import type * as protobuf from 'protobufjs';
-import { Root } from 'protobufjs';
+import { envoyProtoIncludeDirs, loadDescriptorRoot, parseProtoFiles } from './protos-descriptor';
 import { xdsErrors } from './errors';
+
+export { envoyProtoIncludeDirs } from './protos-descriptor';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -72,13 +72,14 @@ export interface WireAny {
 }
 
 /**
- * Files the xDS client and server never need to encode or decode resources, parsed into the reflection root
- * only when a type they define is first looked up. The admin dump alone pulls in the bootstrap and most of
- * Envoy's extension protos (several MB of heap in every sidecar).
+ * Files the xDS client and server never need to encode or decode resources, parsed (with everything else)
+ * only when a type outside the descriptor is first looked up. The admin dump alone pulls in the bootstrap
+ * and most of Envoy's extension protos (several MB of heap in every sidecar).
  */
 const LAZY_PROTO_FILES = ['envoy/admin/v3/config_dump.proto'];
 
-const PROTO_FILES = [
+/** The files whose types (and what they reference) are in the pre-built descriptor (protos-descriptor.ts). */
+export const DESCRIPTOR_PROTO_FILES: readonly string[] = [
   'envoy/service/discovery/v3/ads.proto',
   'envoy/service/secret/v3/sds.proto',
   'envoy/config/listener/v3/listener.proto',
@@ -99,8 +100,9 @@ const PROTO_FILES = [
   'envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  ...LAZY_PROTO_FILES,
 ];
+
+const PROTO_FILES = [...DESCRIPTOR_PROTO_FILES, ...LAZY_PROTO_FILES];
 
 /** proto-loader options used everywhere in the mesh (the canonical shape follows from them). */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
@@ -112,12 +114,6 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   json: true,
 };
 
-/** Where Envoy's protos live: node_modules/@grpc/grpc-js-xds/deps/{envoy-api,xds,googleapis,protoc-gen-validate}. */
-export function envoyProtoIncludeDirs(): string[] {
-  const root = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-  return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(root, d));
-}
-
 export interface XdsProtos {
   /**
    * proto-loader's package definition of the same files (built on first access, about 1 s). The server
@@ -126,6 +122,8 @@ export interface XdsProtos {
   readonly packageDefinition: protoLoader.PackageDefinition;
   /** The protobufjs type of a message by full name (e.g. 'envoy.config.listener.v3.Listener'). */
   messageType(fullName: string): protobuf.Type;
+  /** Encoder and decoder of one message type in canonical form (what serviceDefinition's methods use). */
+  messageCodec(fullName: string): { encode(message: object): Uint8Array; decode(bytes: Uint8Array): XdsMessage };
   /**
    * A grpc-js service definition (e.g. 'envoy.service.discovery.v3.AggregatedDiscoveryService') whose
    * messages travel in the canonical form, as proto-loader would produce them.
@@ -135,19 +133,21 @@ export interface XdsProtos {
 
 let loaded: XdsProtos | undefined;
 
-/** Parses the protos on first use (about 1 s) and returns the same object afterwards. */
+/**
+ * Loads the descriptor on first use and returns the same object afterwards. A type the descriptor does not
+ * hold is looked up in a root parsed from every .proto file (the lazy ones too), built on first need (~1 s).
+ */
 export function loadXdsProtos(): XdsProtos {
   if (loaded) return loaded;
-  const r = reflectionRoot();
+  const r = loadDescriptorRoot();
   const types = new Map<string, protobuf.Type>();
   const messageType = (fullName: string): protobuf.Type => {
     let type = types.get(fullName);
     if (!type) {
       try {
         type = r.lookupType(fullName);
-      } catch (err) {
-        if (!loadLazyFiles(r)) throw err;
-        type = r.lookupType(fullName);
+      } catch {
+        type = fullRoot().lookupType(fullName);
       }
       types.set(fullName, type);
     }
@@ -157,10 +157,16 @@ export function loadXdsProtos(): XdsProtos {
   let packageDefinition: protoLoader.PackageDefinition | undefined;
   loaded = {
     get packageDefinition() {
-      packageDefinition ??= protoLoader.loadSync(PROTO_FILES, { ...PROTO_LOADER_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
+      // Required here: most processes never need proto-loader (and its own copy of the parsed files).
+      const loader = require('@grpc/proto-loader') as typeof protoLoader;
+      packageDefinition ??= loader.loadSync(PROTO_FILES, { ...PROTO_LOADER_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
       return packageDefinition;
     },
     messageType,
+    messageCodec(fullName) {
+      const type = messageType(fullName);
+      return { encode: (value) => type.encode(type.fromObject(value)).finish(), decode: deserializer(type) };
+    },
     serviceDefinition(fullName) {
       let def = services.get(fullName);
       if (!def) {
@@ -207,39 +213,12 @@ function deserializer(type: protobuf.Type): (bytes: Buffer) => XdsMessage {
   return (bytes) => type.toObject(type.decode(bytes), CONVERSION) as XdsMessage;
 }
 
-let root: protobuf.Root | undefined;
+let full: protobuf.Root | undefined;
 
-/**
- * The same files as a protobufjs reflection Root (proto-loader does not expose its own), used to encode and
- * decode resources and to expand nested Anys by '@type'.
- */
-function reflectionRoot(): protobuf.Root {
-  if (root) return root;
-  const r = new Root();
-  const dirs = envoyProtoIncludeDirs();
-  r.resolvePath = (_origin, target) => {
-    if (path.isAbsolute(target)) return target;
-    for (const dir of dirs) {
-      const candidate = path.join(dir, target);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-    return target;
-  };
-  r.loadSync(PROTO_FILES.filter((f) => !LAZY_PROTO_FILES.includes(f)), { keepCase: true });
-  r.resolveAll();
-  root = r;
-  return r;
-}
-
-let lazyLoaded = false;
-
-/** Adds the lazy files to the root; false when they were loaded already (the lookup really failed). */
-function loadLazyFiles(r: protobuf.Root): boolean {
-  if (lazyLoaded) return false;
-  lazyLoaded = true;
-  r.loadSync(LAZY_PROTO_FILES, { keepCase: true });
-  r.resolveAll();
-  return true;
+/** Every file, the lazy ones too, parsed from .proto text: only for types outside the descriptor. */
+function fullRoot(): protobuf.Root {
+  full ??= parseProtoFiles(PROTO_FILES);
+  return full;
 }
 
 const CONVERSION: protobuf.IConversionOptions = {

@@ -8,9 +8,11 @@
  *   ads.setSnapshot('sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', new Snapshot({...}));
  */
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '@mesh/runtime';
+import { GRPC_STATUS } from './client-transport';
 import { xdsErrors } from './errors';
+import { grpcJs } from './grpc-lazy';
 import { loadXdsProtos, TYPE_URL } from './protos';
 import type { XdsNode } from './node';
 import { DeltaStream } from './server-delta';
@@ -75,9 +77,9 @@ export class AdsServer {
     server.addService(sds, {
       StreamSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) => new SotwStream(this.host, call, SDS_TYPES),
       DeltaSecrets: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'DeltaSecrets is not implemented; use StreamSecrets' }),
+        call.emit('error', { code: GRPC_STATUS.UNIMPLEMENTED, details: 'DeltaSecrets is not implemented; use StreamSecrets' }),
       FetchSecrets: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-        cb({ code: grpc.status.UNIMPLEMENTED, details: 'FetchSecrets is not implemented; use StreamSecrets' }, null),
+        cb({ code: GRPC_STATUS.UNIMPLEMENTED, details: 'FetchSecrets is not implemented; use StreamSecrets' }, null),
     });
   }
 
@@ -136,10 +138,10 @@ export class AdsServer {
    */
   async listen(
     address: string,
-    credentials = grpc.ServerCredentials.createInsecure(),
+    credentials: grpc.ServerCredentials = grpcJs().ServerCredentials.createInsecure(),
     services: { ads?: boolean; sds?: boolean } = {},
   ): Promise<{ port: number; server: grpc.Server; close(): Promise<void> }> {
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const server = new (grpcJs().Server)({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     this.register(server, services);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
