@@ -9,7 +9,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type * as net from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
-import { BAD_VALUE, isTokenName, type ResponseHeaders } from './h1-framing';
+import { isHeaderValue, isTokenName, type ResponseHeaders } from './h1-framing';
 
 /** What the response needs from its connection. */
 export interface H1ResponseOwner {
@@ -162,12 +162,12 @@ export class H1Response {
         if (lower === 'content-length') hasLength = true;
         else if (lower === 'date') hasDate = true;
         if (typeof v === 'string') {
-          if (BAD_VALUE.test(v)) throw new Error(`invalid value for header ${name}`);
+          if (!isHeaderValue(name, v)) throw new Error(`invalid value for header ${name}`);
           head += `${name}: ${v}\r\n`;
         } else if (typeof v === 'number') head += `${name}: ${v}\r\n`;
         else {
           for (let i = 0; i < v.length; i++) {
-            if (BAD_VALUE.test(v[i])) throw new Error(`invalid value for header ${name}`);
+            if (!isHeaderValue(name, v[i])) throw new Error(`invalid value for header ${name}`);
             head += `${name}: ${v[i]}\r\n`;
           }
         }
@@ -289,7 +289,7 @@ export class H1Response {
     for (const name in t) {
       const v = t[name];
       if (!isTokenName(name)) continue;
-      for (const one of Array.isArray(v) ? v : [v]) if (!BAD_VALUE.test(one)) s += `${name}: ${one}\r\n`;
+      for (const one of Array.isArray(v) ? v : [v]) if (isHeaderValue(name, one)) s += `${name}: ${one}\r\n`;
     }
     return `${s}\r\n`;
   }

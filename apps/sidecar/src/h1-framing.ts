@@ -7,6 +7,8 @@
  * chunk sizes, an oversized head or trailer block.
  */
 
+import { knownHeaderName } from './h1-header-names';
+
 export type ResponseHeaders = Record<string, string | string[]>;
 
 /**
@@ -240,8 +242,28 @@ export function isTokenName(name: string): boolean {
   return true;
 }
 
-/** a character a header value may not carry (controls other than HTAB, DEL, anything beyond latin1) */
-export const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/**
+ * Long values found valid, by header name: the mesh's own headers (peer metadata, its id) repeat the very
+ * same string on every request, and comparing it with the remembered one is cheaper than checking it again.
+ */
+const LONG_VALUES = new Map<string, string>();
+const LONG_VALUE = 48;
+const LONG_VALUE_MAX = 1024;
+
+/**
+ * true when header `name` may carry `value` on HTTP/1.1: no control character other than HTAB, no DEL,
+ * nothing beyond latin1 (a CR or LF would end the line and start another).
+ */
+export function isHeaderValue(name: string, value: string): boolean {
+  const long = value.length > LONG_VALUE;
+  if (long && LONG_VALUES.get(name) === value) return true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 32 ? c !== 9 : c === 127 || c > 255) return false;
+  }
+  if (long && value.length <= LONG_VALUE_MAX && (LONG_VALUES.size < 256 || LONG_VALUES.has(name))) LONG_VALUES.set(name, value);
+  return true;
+}
 
 /** tchar (RFC 9110 §5.6.2) by character code */
 export const TCHAR = new Uint8Array(128);
@@ -258,24 +280,28 @@ let lineName = '';
 
 /**
  * Adds the `name: value` line text[start, end) (lower-cased name; duplicates: set-cookie as a list, cookie
- * joined by "; ", others by ", "). One pass over the name (a token; upper case noted) and one over the value
- * (free of control characters); only the name and the value are sliced out of the head.
+ * joined by "; ", others by ", "). A well-known name is matched in place (h1-header-names.ts); any other
+ * gets one pass (a token; upper case noted) and is sliced out. One pass over the value (free of control
+ * characters).
  */
 function addHeaderLine(headers: ResponseHeaders, text: string, start: number, end: number, who: string, request: boolean): string | undefined {
   const first = text.charCodeAt(start);
   if (first === 32 || first === 9) return `${who} sent an obsolete folded header line`;
-  let colon = start;
-  let upper = false;
-  for (; colon < end; colon++) {
-    const c = text.charCodeAt(colon);
-    if (c === 58) break;
-    const k = NAME_CHAR[c];
-    if (k !== 1) {
-      if (k !== 2) return `${who} sent an invalid header name`;
-      upper = true;
+  let colon = text.indexOf(':', start);
+  if (colon < 0 || colon > end) colon = end;
+  let name = colon < end ? knownHeaderName(text, start, colon) : undefined;
+  if (name === undefined) {
+    let upper = false;
+    for (let i = start; i < colon; i++) {
+      const k = NAME_CHAR[text.charCodeAt(i)];
+      if (k !== 1) {
+        if (k !== 2) return `${who} sent an invalid header name`;
+        upper = true;
+      }
     }
+    if (colon === start || colon === end) return `${who} sent a malformed header line`;
+    name = upper ? text.slice(start, colon).toLowerCase() : text.slice(start, colon);
   }
-  if (colon === start || colon === end) return `${who} sent a malformed header line`;
   let vs = colon + 1;
   let ve = end;
   while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
@@ -284,7 +310,6 @@ function addHeaderLine(headers: ResponseHeaders, text: string, start: number, en
     const c = text.charCodeAt(i);
     if ((c < 32 && c !== 9) || c === 127) return `${who} sent an invalid value for header ${text.slice(start, colon)}`;
   }
-  const name = upper ? text.slice(start, colon).toLowerCase() : text.slice(start, colon);
   lineName = name;
   const value = text.slice(vs, ve);
   const cur = headers[name];

@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import type * as tls from 'node:tls';
-import { BAD_VALUE, isTokenName, type ResponseHeaders } from './h1-framing';
+import { isHeaderValue, isTokenName, type ResponseHeaders } from './h1-framing';
 import { CoarseTimer } from './timers-coarse';
 import { H1ResponseParser, type H1ResponseHandler } from './upstream-h1-parser';
 import { openSocket, readyEvent, tlsConnectError, type H1Endpoint } from './upstream-h1-tls';
@@ -45,11 +45,11 @@ export function requestHead(method: string, path: string, headers: Record<string
     const v = headers[name];
     if (!isTokenName(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
     if (typeof v === 'string') {
-      if (BAD_VALUE.test(v)) throw new Error(`invalid value for header ${name}`);
+      if (!isHeaderValue(name, v)) throw new Error(`invalid value for header ${name}`);
       head += `${name}: ${v}\r\n`;
     } else {
       for (let i = 0; i < v.length; i++) {
-        if (BAD_VALUE.test(v[i])) throw new Error(`invalid value for header ${name}`);
+        if (!isHeaderValue(name, v[i])) throw new Error(`invalid value for header ${name}`);
         head += `${name}: ${v[i]}\r\n`;
       }
     }
