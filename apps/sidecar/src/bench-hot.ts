@@ -16,6 +16,8 @@ import { H1Response, type H1ResponseOwner } from './downstream-h1-exchange';
 import { H1RequestParser } from './downstream-h1-parser';
 import { H1ResponseParser } from './upstream-h1-parser';
 import { CoarseTimer } from './timers-coarse';
+import { FifoTimeouts } from './timers-fifo';
+import { knownHeaderName } from './h1-header-names';
 
 async function main(): Promise<void> {
   // 50 virtual hosts x 20 routes, the shape Pilot generates for a mid-size mesh.
@@ -88,6 +90,13 @@ async function main(): Promise<void> {
   const timer = new CoarseTimer(() => undefined, undefined);
   await record('coarse_timer_rearm', () => timer.arm(300_000));
   timer.clear();
+  // A route timeout per request: the FIFO of one duration (arm + cancel) against a native timer pair.
+  const fifo = new FifoTimeouts<object>(15_000, () => undefined);
+  const item = {};
+  await record('route_timeout_fifo_arm_cancel', () => fifo.cancel(fifo.add(item)));
+  const noop = (): void => undefined;
+  await record('route_timeout_native_set_clear', () => clearTimeout(setTimeout(noop, 15_000)));
+  await record('header_name_known', () => knownHeaderName('User-Agent: x', 0, 10));
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
