@@ -33,6 +33,9 @@ await build({
   tsconfig: join(root, 'tsconfig.base.json'),
   logLevel: 'warning',
 });
+// Envoy's descriptor (libs/xds/src/protos-descriptor.ts) is generated, not committed: bring it up to date
+// (a no-op when current) before libs/xds/proto is copied.
+execFileSync(process.execPath, ['--import', 'tsx', join(root, 'libs/xds/scripts/generate-descriptor.ts'), '--if-stale'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 // Libs that ship .proto files: copy them so the bundle finds them at dist/apps/<name>/proto/<lib>/.
 for (const lib of readdirSync(join(root, 'libs'))) {
   const protoDir = join(root, 'libs', lib, 'proto');

@@ -6,9 +6,14 @@
  *
  * The descriptor holds the message types of the listed files, the types they reference (transitively), the
  * services and the well-known types, with nothing that does not change encoding or decoding: no comments,
- * no custom options (validate rules, udpa/envoy annotations), no extensions. It is generated from the
- * .proto files by `node --import tsx libs/xds/scripts/generate-descriptor.ts`; a test fails when it is stale.
+ * no custom options (validate rules, udpa/envoy annotations), no extensions.
+ *
+ * It is generated, never committed (it is derived from Envoy's own .proto files, which @grpc/grpc-js-xds
+ * ships): tools/build-app.mjs writes it before copying a lib's proto/ folder beside a bundle, and a process
+ * running from sources writes it on first use. Its `generatedFrom` entry names the grpc-js-xds version and
+ * the file list; a cached descriptor that names anything else is regenerated.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as protobuf from 'protobufjs';
@@ -40,15 +45,55 @@ export function parseProtoFiles(files: readonly string[]): protobuf.Root {
   return r;
 }
 
-/** The descriptor's path: beside the lib's sources, or beside the bundle. */
-export function descriptorPath(): string {
-  const candidates = [path.join(__dirname, '../proto'), path.join(__dirname, 'proto', 'xds')];
-  for (const dir of candidates) if (fs.existsSync(path.join(dir, DESCRIPTOR_FILE))) return path.join(dir, DESCRIPTOR_FILE);
-  throw new Error(`cannot find ${DESCRIPTOR_FILE}; looked in ${candidates.join(', ')}`);
+/** What a descriptor of `files` is generated from: the grpc-js-xds version and a digest of the file list. */
+export function descriptorSource(files: readonly string[]): string {
+  const pkg = JSON.parse(fs.readFileSync(require.resolve('@grpc/grpc-js-xds/package.json'), 'utf8')) as { version: string };
+  return `@grpc/grpc-js-xds@${pkg.version} files:${createHash('sha256').update(files.join('\n')).digest('hex').slice(0, 16)}`;
+}
+
+/** Generates the descriptor of `files` into `file` (through a temporary file, so readers never see half). */
+export function writeDescriptor(file: string, files: readonly string[]): void {
+  const text = descriptorText({ generatedFrom: descriptorSource(files), ...buildDescriptor(parseProtoFiles(files), files) } as protobuf.INamespace);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+function generatedFrom(file: string): string | undefined {
+  try {
+    // The entry is written first (descriptorText keeps insertion order), so the head of the file holds it.
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(256);
+      const n = fs.readSync(fd, head, 0, head.length, 0);
+      return /"generatedFrom": "([^"]*)"/.exec(head.subarray(0, n).toString('utf8'))?.[1];
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The descriptor's path: beside the bundle (written by the build), else beside the lib's sources, written
+ * there first when it is missing or was generated from other inputs.
+ */
+export function descriptorPath(files: readonly string[]): string {
+  const bundled = path.join(__dirname, 'proto', 'xds', DESCRIPTOR_FILE);
+  if (fs.existsSync(bundled)) return bundled;
+  return ensureDescriptor(path.join(__dirname, '../proto', DESCRIPTOR_FILE), files);
+}
+
+/** `file`, written first when it is missing or names other inputs than `files` (and this grpc-js-xds). */
+export function ensureDescriptor(file: string, files: readonly string[]): string {
+  if (generatedFrom(file) !== descriptorSource(files)) writeDescriptor(file, files);
+  return file;
 }
 
 /** The resolved Root of the descriptor file. */
-export function loadDescriptorRoot(file = descriptorPath()): protobuf.Root {
+export function loadDescriptorRoot(file: string): protobuf.Root {
   const r = Root.fromJSON(JSON.parse(fs.readFileSync(file, 'utf8')) as protobuf.INamespace);
   r.resolveAll();
   return r;

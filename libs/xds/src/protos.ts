@@ -11,7 +11,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import type * as protobuf from 'protobufjs';
-import { envoyProtoIncludeDirs, loadDescriptorRoot, parseProtoFiles } from './protos-descriptor';
+import { descriptorPath, envoyProtoIncludeDirs, loadDescriptorRoot, parseProtoFiles } from './protos-descriptor';
 import { xdsErrors } from './errors';
 
 export { envoyProtoIncludeDirs } from './protos-descriptor';
@@ -139,7 +139,7 @@ let loaded: XdsProtos | undefined;
  */
 export function loadXdsProtos(): XdsProtos {
   if (loaded) return loaded;
-  const r = loadDescriptorRoot();
+  const r = loadDescriptorRoot(descriptorPath(DESCRIPTOR_PROTO_FILES));
   const types = new Map<string, protobuf.Type>();
   const messageType = (fullName: string): protobuf.Type => {
     let type = types.get(fullName);
