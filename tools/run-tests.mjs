@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts below a folder with Node's own test runner (TypeScript through tsx).
 // Usage: node tools/run-tests.mjs <dir> [more node --test flags]
-// MESH_TEST_FILTER=<substring> narrows the files; MESH_TEST_CONCURRENCY sets how many files run at once.
+// MESH_TEST_FILTER=<substring> narrows the files; MESH_TEST_CONCURRENCY sets how many files run at once;
+// MESH_TEST_TIMEOUT_MS bounds each test (default 4 minutes).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -38,6 +39,8 @@ const args = [
   '--test',
   '--test-reporter=spec',
   `--test-concurrency=${process.env.MESH_TEST_CONCURRENCY ?? '1'}`,
+  // A hung test fails after 4 minutes instead of stalling the run (the longest, mTLS rotation, takes ~70 s).
+  `--test-timeout=${process.env.MESH_TEST_TIMEOUT_MS ?? '240000'}`,
   ...extra,
   ...files,
 ];
