@@ -17,7 +17,10 @@ import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, httpConnectionManager, httpListener, routeConfiguration, socketListener, tcpProxyFilter, typedConfig } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import type { Proxy } from '../src/proxy';
-import { cluster, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+import { cluster, NODE_ID, request, snapshot, startBackend, startProxy, tcpReceive, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+
+/** What a TCP connection through the proxy received ('closed' when the proxy closed it first). */
+const tcpName = async (port: number): Promise<string> => (await tcpReceive(port)) || 'closed';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-rl.default~default.svc.cluster.local';
 const A = 'outbound|80||a.default.svc.cluster.local';
@@ -93,20 +96,6 @@ function observe(r: Reply): Record<string, unknown> {
     'content-type': seen ? 'json' : r.headers['content-type'] ?? null,
     'seen:x-not-enforced': seen?.['x-not-enforced'] ?? null,
   };
-}
-
-function tcpName(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    const s = net.connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => s.destroy(), 5000);
-    s.on('data', (d: Buffer) => (out += d.toString()));
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(out === '' ? 'closed' : out);
-    });
-  });
 }
 
 describe('conformance with Envoy: local rate limit', () => {

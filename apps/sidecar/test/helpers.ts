@@ -3,7 +3,7 @@
  * fed by a real in-process AdsServer (@mesh/xds/testing), and a plain HTTP client without connection reuse.
  */
 import * as http from 'node:http';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { createLogger } from '@mesh/runtime';
 import {
   clusterLoadAssignment, edsCluster, EXTENSION_TYPE_URL, httpConnectionManager, httpListener, Snapshot, TYPE_URL, typedConfig,
@@ -201,4 +201,29 @@ export async function startHarness(r: Resources, opts: { accessLog?: string } = 
   await waitUntil('listeners active', () => names.every((n) => proxy.listeners.port(n) !== undefined) && (!r.routes || proxy.store.routes.version !== '') && (!r.endpoints || proxy.store.endpoints.version !== ''));
   await proxy.listeners.settled();
   return h;
+}
+
+/** The admin `/stats` text as name -> value. */
+export function statsMap(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const i = line.lastIndexOf(': ');
+    if (i > 0) m.set(line.slice(0, i), Number(line.slice(i + 2)));
+  }
+  return m;
+}
+
+/** Connects to a TCP port and resolves with everything received until the peer closes ('' when nothing; 5 s at most). */
+export function tcpReceive(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const s = net.connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => s.destroy(), 5000);
+    s.on('data', (d: Buffer) => (out += d.toString()));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
 }

@@ -15,7 +15,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdsServer, clusterRoute, httpConnectionManager, httpListener, routeConfiguration, socketListener, tcpProxyFilter, typedConfig } from '@mesh/xds';
 import { quietLogger } from '@mesh/xds/testing';
-import { cluster, NODE_ID, request, snapshot, startBackend, waitUntil, type Backend } from './helpers';
+import { cluster, NODE_ID, request, snapshot, startBackend, statsMap, tcpReceive, waitUntil, type Backend } from './helpers';
+
+/** 'data' when the TCP backend's greeting arrived, 'closed' when the proxy closed the connection first. */
+const tcpTry = async (port: number): Promise<'data' | 'closed'> => ((await tcpReceive(port)).includes('tcp-backend') ? 'data' : 'closed');
 
 const MAIN = path.resolve(__dirname, '../../../dist/apps/sidecar/main.js');
 const WEB = 'outbound|80||web.default.svc.cluster.local';
@@ -26,30 +29,6 @@ const ALL = { runtime_key: 'rl_on', default_value: { numerator: 100, denominator
 /** 10 tokens, one more per hour: no token comes back during the test */
 const BUCKET = { max_tokens: 10, tokens_per_fill: { value: 1 }, fill_interval: { seconds: '3600', nanos: 0 } };
 const SENT = 40;
-
-function statsMap(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const i = line.lastIndexOf(': ');
-    if (i > 0) m.set(line.slice(0, i), Number(line.slice(i + 2)));
-  }
-  return m;
-}
-
-/** 'data' when the TCP backend's greeting arrived, 'closed' when the proxy closed the connection first. */
-function tcpTry(port: number): Promise<'data' | 'closed'> {
-  return new Promise((resolve) => {
-    let out = '';
-    const s = net.connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => s.destroy(), 5000);
-    s.on('data', (d: Buffer) => (out += d.toString()));
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(out.includes('tcp-backend') ? 'data' : 'closed');
-    });
-  });
-}
 
 describe('local rate limit shared by --concurrency workers', () => {
   let backend: Backend;

@@ -12,21 +12,12 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdsServer, clusterRoute, routeConfiguration, virtualHost } from '@mesh/xds';
 import { quietLogger } from '@mesh/xds/testing';
-import { cluster, listener, NODE_ID, request, snapshot, startBackend, waitUntil, type Backend } from './helpers';
+import { cluster, listener, NODE_ID, request, snapshot, startBackend, statsMap, waitUntil, type Backend } from './helpers';
 
 const MAIN = path.resolve(__dirname, '../../../dist/apps/sidecar/main.js');
 const WEB = 'outbound|80||web.default.svc.cluster.local';
 /** at least this many requests */
 const REQUESTS = 40;
-
-function statsMap(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const i = line.lastIndexOf(': ');
-    if (i > 0) m.set(line.slice(0, i), Number(line.slice(i + 2)));
-  }
-  return m;
-}
 
 /** Sum of the samples of `metric` whose labels contain every `must` fragment. */
 function promSum(text: string, metric: string, must: string[]): number {

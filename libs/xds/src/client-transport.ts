@@ -9,28 +9,11 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
+import { GrpcStatus } from '@mesh/runtime';
 import type { XdsMessage } from './protos';
 
-/** gRPC status codes (the same numbers as grpc-js's `status`, without loading grpc-js). */
-export const GRPC_STATUS = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+/** gRPC status codes (@mesh/runtime's table: the same numbers as grpc-js's `status`, without loading grpc-js). */
+export const GRPC_STATUS = GrpcStatus;
 
 const STATUS_NAMES = new Map<number, string>(Object.entries(GRPC_STATUS).map(([name, code]) => [code, name]));
 
