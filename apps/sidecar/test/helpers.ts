@@ -2,7 +2,9 @@
  * Test helpers for the sidecar: real HTTP backends on loopback that report what they received, a proxy
  * fed by a real in-process AdsServer (@mesh/xds/testing), and a plain HTTP client without connection reuse.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import * as net from 'node:net';
 import { createLogger } from '@mesh/runtime';
 import {
@@ -226,4 +228,50 @@ export function tcpReceive(port: number): Promise<string> {
       resolve(out);
     });
   });
+}
+
+/** The built sidecar binary; tests that need real worker processes start it (build first). */
+export const BUILT_SIDECAR = path.resolve(__dirname, '../../../dist/apps/sidecar/main.js');
+
+export interface BuiltSidecar {
+  child: ChildProcess;
+  adminPort: number;
+  /** Everything the process wrote to stderr so far (its JSON log). */
+  stderr(): string;
+  /** SIGTERM, then SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the built binary against an ADS server with `--concurrency workers` and resolves once every
+ * worker logged "sidecar started" (20 s at most each wait), with the admin port worker 0 reported.
+ */
+export async function startBuiltSidecar(xdsPort: number, workers: number, extraArgs: string[] = []): Promise<BuiltSidecar> {
+  const child = spawn(
+    process.execPath,
+    [BUILT_SIDECAR, '--xds-address', `127.0.0.1:${xdsPort}`, '--node-id', NODE_ID, '--namespace', 'default', '--labels', 'app=client,version=v1', '--admin-address', '127.0.0.1:0', '--concurrency', String(workers), '--drain-duration', '1s', ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  let adminPort = 0;
+  try {
+    await waitUntil('admin address in the log', () => {
+      const m = /"msg":"sidecar started"[^\n]*"admin":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      if (m) adminPort = Number(m[1]);
+      return adminPort > 0;
+    }, 20_000);
+    await waitUntil(`all ${workers} workers started`, () => (stderr.match(/"msg":"sidecar started"/g) ?? []).length >= workers, 20_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}; sidecar stderr: ${stderr.slice(-2000)}`);
+  }
+  return { child, adminPort, stderr: () => stderr, stop };
 }

@@ -8,19 +8,16 @@
  * the stated bound applies instead: at most 10 + the requests decided by a worker's own share.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdsServer, clusterRoute, httpConnectionManager, httpListener, routeConfiguration, socketListener, tcpProxyFilter, typedConfig } from '@mesh/xds';
 import { quietLogger } from '@mesh/xds/testing';
-import { cluster, NODE_ID, request, snapshot, startBackend, statsMap, tcpReceive, waitUntil, type Backend } from './helpers';
+import { BUILT_SIDECAR, cluster, NODE_ID, request, snapshot, startBackend, startBuiltSidecar, statsMap, tcpReceive, type Backend, type BuiltSidecar } from './helpers';
 
 /** 'data' when the TCP backend's greeting arrived, 'closed' when the proxy closed the connection first. */
 const tcpTry = async (port: number): Promise<'data' | 'closed'> => ((await tcpReceive(port)).includes('tcp-backend') ? 'data' : 'closed');
 
-const MAIN = path.resolve(__dirname, '../../../dist/apps/sidecar/main.js');
 const WEB = 'outbound|80||web.default.svc.cluster.local';
 const TCP = 'outbound|81||tcp.default.svc.cluster.local';
 const HTTP_RL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -35,14 +32,14 @@ describe('local rate limit shared by --concurrency workers', () => {
   let tcpBackend: net.Server;
   let ads: AdsServer;
   let bound: { port: number; close(): Promise<void> };
-  let child: ChildProcess | undefined;
-  let stderr = '';
+  let sidecar: BuiltSidecar | undefined;
+  const stderr = (): string => sidecar?.stderr() ?? '';
   let adminPort = 0;
   const ports = { http: 0, tcp: 0 };
   const stats = async (): Promise<Map<string, number>> => statsMap((await request(adminPort, { path: '/stats' })).body);
 
   before(async () => {
-    assert.ok(fs.existsSync(MAIN), `build first: node tools/build-app.mjs apps/sidecar (${MAIN})`);
+    assert.ok(fs.existsSync(BUILT_SIDECAR), `build first: node tools/build-app.mjs apps/sidecar (${BUILT_SIDECAR})`);
     backend = await startBackend('web');
     tcpBackend = net.createServer((s) => {
       s.on('error', () => undefined);
@@ -75,18 +72,8 @@ describe('local rate limit shared by --concurrency workers', () => {
       endpoints: [web.endpoints, tcp.endpoints],
     }));
     bound = await ads.listen('127.0.0.1:0');
-    child = spawn(
-      process.execPath,
-      [MAIN, '--xds-address', `127.0.0.1:${bound.port}`, '--node-id', NODE_ID, '--namespace', 'default', '--labels', 'app=client,version=v1', '--admin-address', '127.0.0.1:0', '--concurrency', '2', '--drain-duration', '1s', '--log-level', 'debug'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitUntil('admin address in the log', () => {
-      const m = /"msg":"sidecar started"[^\n]*"admin":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m) adminPort = Number(m[1]);
-      return adminPort > 0;
-    }, 20_000);
-    await waitUntil('both workers started', () => (stderr.match(/"msg":"sidecar started"/g) ?? []).length >= 2, 20_000);
+    sidecar = await startBuiltSidecar(bound.port, 2, ['--log-level', 'debug']);
+    adminPort = sidecar.adminPort;
     for (let i = 0; i < 200 && (ports.http === 0 || ports.tcp === 0); i++) {
       const l = JSON.parse((await request(adminPort, { path: '/listeners?format=json' })).body) as { listener_statuses: { name: string; local_address: { socket_address: { port_value: number } } }[] };
       for (const s of l.listener_statuses) {
@@ -110,12 +97,7 @@ describe('local rate limit shared by --concurrency workers', () => {
   });
 
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await sidecar?.stop();
     await bound?.close();
     await backend?.close();
     await new Promise((r) => tcpBackend?.close(r));
@@ -175,7 +157,7 @@ describe('local rate limit shared by --concurrency workers', () => {
     assert.equal(s.get('local_rate_limit.tcp_rl.rate_limited'), SENT - through);
     assertAdmitted(through, s, 'TCP');
     // closed connections logged by each worker (debug): both workers took part
-    const closedBy = (w: number) => (stderr.match(new RegExp(`"msg":"connection rate limited; closed"[^\\n]*"worker":${w}\\b|"worker":${w}\\b[^\\n]*"msg":"connection rate limited; closed"`, 'g')) ?? []).length;
+    const closedBy = (w: number) => (stderr().match(new RegExp(`"msg":"connection rate limited; closed"[^\\n]*"worker":${w}\\b|"worker":${w}\\b[^\\n]*"msg":"connection rate limited; closed"`, 'g')) ?? []).length;
     assert.ok(closedBy(0) > 0 && closedBy(1) > 0, `both workers closed connections (worker 0: ${closedBy(0)}, worker 1: ${closedBy(1)})`);
   });
 });

@@ -6,15 +6,12 @@
  * requests), configuration gauges such as control_plane.connected_state reported once.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdsServer, clusterRoute, routeConfiguration, virtualHost } from '@mesh/xds';
 import { quietLogger } from '@mesh/xds/testing';
-import { cluster, listener, NODE_ID, request, snapshot, startBackend, statsMap, waitUntil, type Backend } from './helpers';
+import { BUILT_SIDECAR, cluster, listener, NODE_ID, request, snapshot, startBackend, startBuiltSidecar, statsMap, type Backend, type BuiltSidecar } from './helpers';
 
-const MAIN = path.resolve(__dirname, '../../../dist/apps/sidecar/main.js');
 const WEB = 'outbound|80||web.default.svc.cluster.local';
 /** at least this many requests */
 const REQUESTS = 40;
@@ -33,11 +30,10 @@ describe('stats summed across --concurrency workers', () => {
   let backend: Backend;
   let ads: AdsServer;
   let bound: { port: number; close(): Promise<void> };
-  let child: ChildProcess | undefined;
-  let stderr = '';
+  let sidecar: BuiltSidecar | undefined;
 
   before(async () => {
-    assert.ok(fs.existsSync(MAIN), `build first: node tools/build-app.mjs apps/sidecar (${MAIN})`);
+    assert.ok(fs.existsSync(BUILT_SIDECAR), `build first: node tools/build-app.mjs apps/sidecar (${BUILT_SIDECAR})`);
     backend = await startBackend('web');
     const c = cluster(WEB, [{ port: backend.port }]);
     ads = new AdsServer({ logger: quietLogger() });
@@ -51,30 +47,14 @@ describe('stats summed across --concurrency workers', () => {
   });
 
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await sidecar?.stop();
     await bound?.close();
     await backend?.close();
   });
 
   it('reports the sum of both workers on the admin port', async () => {
-    child = spawn(
-      process.execPath,
-      [MAIN, '--xds-address', `127.0.0.1:${bound.port}`, '--node-id', NODE_ID, '--namespace', 'default', '--labels', 'app=client,version=v1', '--admin-address', '127.0.0.1:0', '--concurrency', '2', '--drain-duration', '1s'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    let adminPort = 0;
-    await waitUntil('admin address in the log', () => {
-      const m = /"msg":"sidecar started"[^\n]*"admin":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m) adminPort = Number(m[1]);
-      return adminPort > 0;
-    }, 20_000);
-    await waitUntil('both workers started', () => (stderr.match(/"msg":"sidecar started"/g) ?? []).length >= 2, 20_000);
+    sidecar = await startBuiltSidecar(bound.port, 2);
+    const adminPort = sidecar.adminPort;
     let port = 0;
     for (let i = 0; i < 200 && port === 0; i++) {
       const l = JSON.parse((await request(adminPort, { path: '/listeners?format=json' })).body) as { listener_statuses: { local_address: { socket_address: { port_value: number } } }[] };
