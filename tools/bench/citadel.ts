@@ -99,11 +99,6 @@ async function phase(client: CaClient, token: string, csrs: string[], concurrenc
   return { count: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), serverCpuUs };
 }
 
-/**
- * Open loop at a fixed offered rate: request i is due at start + i/rate, sent when due whatever is still
- * in flight, and its latency counts from when it was due (so a stalled server cannot hide its queue by
- * slowing the sender down). Bounded by `seconds` and by rate * seconds requests.
- */
 /** One IstioCertificateRequest (csr = 1; validity 0 = the CA's default) in a gRPC length-prefixed frame. */
 function grpcFrame(csrPem: string): Buffer {
   const csr = Buffer.from(csrPem);
@@ -164,6 +159,11 @@ function leanCaClient(address: string, rootCertPem: string, token: string): { re
   };
 }
 
+/**
+ * Open loop at a fixed offered rate: request i is due at start + i/rate, sent when due whatever is still
+ * in flight, and its latency counts from when it was due (so a stalled server cannot hide its queue by
+ * slowing the sender down). Bounded by `seconds` and by rate * seconds requests.
+ */
 async function openLoop(
   send: (i: number) => Promise<unknown>,
   rate: number,
