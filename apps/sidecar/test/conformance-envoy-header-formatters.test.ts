@@ -11,7 +11,7 @@ import { AdsServer, httpConnectionManager, httpListener, routeConfiguration } fr
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import { compileRouteConfiguration } from '../src/config-route';
 import type { Proxy } from '../src/proxy';
-import { cluster, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+import { cluster, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources, waitFor200 } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-fmt.default~default.svc.cluster.local';
 const A = 'outbound|80||a.default.svc.cluster.local';
@@ -115,11 +115,7 @@ describe('conformance with Envoy: header formatters', () => {
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
     proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'conformance-fmt' });
     for (const port of [ports.envoy, ports.sidecar]) {
-      let ok = false;
-      await waitUntil(`listener on ${port}`, () => {
-        request(port, { path: '/direct' }).then((r) => (ok = r.status === 200), () => undefined);
-        return ok;
-      }, 30_000);
+      await waitFor200(port, { path: '/direct' });
     }
   });
 

@@ -10,7 +10,7 @@ import { requireDep, startEnvoy, freePort, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, durationFromMs, EXTENSION_TYPE_URL, httpConnectionManager, httpListener, routeConfiguration, typedConfig } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import type { Proxy } from '../src/proxy';
-import { cluster, faultFilterConfig, NODE_ID, request, snapshot, startBackend, startProxy, waitUntil, type Backend, type Reply, type Resources } from './helpers';
+import { cluster, faultFilterConfig, NODE_ID, request, snapshot, startBackend, startProxy, type Backend, type Reply, type Resources, waitFor200 } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-1.default~default.svc.cluster.local';
 const A = 'outbound|80||a.default.svc.cluster.local';
@@ -123,11 +123,7 @@ describe('conformance with Envoy', () => {
     envoy = await startEnvoy({ config: envoyBootstrap({ nodeId: ENVOY_NODE, xdsPort: bound.port }), concurrency: 1 });
     proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'conformance' });
     for (const port of [envoyPort, sidecarPort]) {
-      let ok = false;
-      await waitUntil(`listener on ${port}`, () => {
-        request(port, { path: '/exact', host: 'svc.local' }).then((r) => (ok = r.status === 200), () => undefined);
-        return ok;
-      }, 30_000);
+      await waitFor200(port, { path: '/exact', host: 'svc.local' });
     }
   });
 

@@ -275,3 +275,12 @@ export async function startBuiltSidecar(xdsPort: number, workers: number, extraA
   }
   return { child, adminPort, stderr: () => stderr, stop };
 }
+
+/** Waits (30 s at most) until `GET path` on 127.0.0.1:port answers 200: the listener is up and routed. */
+export async function waitFor200(port: number, opts: { path: string; host?: string }): Promise<void> {
+  let ok = false;
+  await waitUntil(`listener on ${port}`, () => {
+    request(port, opts).then((r) => (ok = r.status === 200), () => undefined);
+    return ok;
+  }, 30_000);
+}

@@ -18,7 +18,7 @@ import { freePort, requireDep, startEnvoy, type EnvoyHandle } from '@mesh/deps';
 import { AdsServer, clusterRoute, durationFromMs, edsCluster, clusterLoadAssignment, httpConnectionManager, httpListener, routeConfiguration, virtualHost } from '@mesh/xds';
 import { envoyBootstrap, quietLogger } from '@mesh/xds/testing';
 import type { Proxy } from '../src/proxy';
-import { NODE_ID, request, snapshot, startProxy, waitUntil, type Resources } from './helpers';
+import { NODE_ID, request, snapshot, startProxy, waitUntil, type Resources, waitFor200 } from './helpers';
 
 const ENVOY_NODE = 'sidecar~127.0.0.2~envoy-si.default~default.svc.cluster.local';
 const HANG = 'outbound|80||hang.default.svc.cluster.local';
@@ -128,11 +128,7 @@ describe('stream idle timeout and upstream reset flags match Envoy', () => {
     logFile = path.join(dir, 'access.log');
     proxy = await startProxy({ xdsTarget: `127.0.0.1:${bound.port}`, logName: 'stream-idle', accessLogPath: logFile });
     for (const port of [envoyPort, sidecarPort]) {
-      let ok = false;
-      await waitUntil(`listener on ${port}`, () => {
-        request(port, { path: '/h2/ok', host: 'svc.local' }).then((r) => (ok = r.status === 200), () => undefined);
-        return ok;
-      }, 30_000);
+      await waitFor200(port, { path: '/h2/ok', host: 'svc.local' });
     }
   });
 
